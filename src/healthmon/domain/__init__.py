@@ -1,0 +1,1 @@
+"""The pure core: webservers, probe results and the health state machine (standard library only)."""

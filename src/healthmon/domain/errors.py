@@ -1,0 +1,56 @@
+"""The healthmon error family; every error a caller can act on is one of these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class HealthmonError(Exception):
+    """Base of every error healthmon raises on purpose."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """One input field and the rule its value breaks."""
+
+    field: str
+    rule: str
+
+    def __str__(self) -> str:
+        return f"{self.field} {self.rule}"
+
+
+class InvalidField(HealthmonError):
+    """One or more input values break a rule; nothing was changed."""
+
+    def __init__(self, *problems: FieldProblem) -> None:
+        if not problems:
+            raise TypeError("InvalidField needs at least one problem")
+        self.problems = problems
+        super().__init__("; ".join(str(problem) for problem in problems) + ".")
+
+    @property
+    def field(self) -> str:
+        """The first offending field, for callers that report only one."""
+        return self.problems[0].field
+
+    @classmethod
+    def single(cls, field: str, rule: str) -> InvalidField:
+        """Build the error for one field breaking one rule."""
+        return cls(FieldProblem(field, rule))
+
+
+class WebserverNotFound(HealthmonError):
+    """No webserver has the given id (it never existed or was removed)."""
+
+    def __init__(self, webserver_id: int) -> None:
+        self.webserver_id = webserver_id
+        super().__init__(f"Webserver {webserver_id} does not exist.")
+
+
+class WebserverAlreadyRegistered(HealthmonError):
+    """Another webserver already watches this URL; each URL is watched once."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        super().__init__(f"A webserver with the URL {url!r} is already registered.")

@@ -1,0 +1,237 @@
+"""The storage contract: every UnitOfWork adapter must pass these tests unchanged."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+import pytest
+
+from healthmon.application.ports import HistoryCursor
+from healthmon.domain.errors import WebserverAlreadyRegistered
+from healthmon.domain.health import HealthState, HealthStateMachine
+from healthmon.domain.probe import ErrorKind, ProbeResult
+from healthmon.domain.webserver import Webserver, WebserverChanges, WebserverId
+from tests.factories import failed, settings, succeeded
+from tests.fakes import EPOCH
+from tests.integration.conftest import UowFactory
+
+
+def add(uow_factory: UowFactory, n: int = 1, **overrides: object) -> Webserver:
+    with uow_factory() as uow:
+        webserver = uow.webservers.add(settings(n, **overrides), EPOCH)
+        uow.commit()
+    return webserver
+
+
+def test_added_webserver_reads_back_equal(uow_factory: UowFactory) -> None:
+    webserver = add(
+        uow_factory,
+        interval_seconds=5,
+        timeout_seconds=7,
+        healthy_threshold=2,
+        unhealthy_threshold=9,
+        follow_redirects=False,
+        verify_tls=False,
+    )
+    with uow_factory() as uow:
+        assert uow.webservers.get(webserver.id) == webserver
+    assert webserver.state is HealthState.UNKNOWN
+    assert webserver.created_at == webserver.updated_at == EPOCH
+
+
+def test_ids_are_distinct_and_increasing(uow_factory: UowFactory) -> None:
+    ids = [add(uow_factory, n).id for n in range(1, 4)]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 3
+
+
+def test_get_unknown_id_returns_none(uow_factory: UowFactory) -> None:
+    with uow_factory() as uow:
+        assert uow.webservers.get(WebserverId(424242)) is None
+
+
+def test_uncommitted_changes_are_rolled_back(uow_factory: UowFactory) -> None:
+    kept = add(uow_factory, 1)
+    with uow_factory() as uow:
+        uow.webservers.add(settings(2), EPOCH)
+        uow.webservers.remove(kept.id)
+    with uow_factory() as uow:
+        assert uow.webservers.list(limit=10) == [kept]
+
+
+def test_an_error_inside_the_block_rolls_back(uow_factory: UowFactory) -> None:
+    class Boom(Exception):
+        pass
+
+    def fail_half_way() -> None:
+        with uow_factory() as uow:
+            uow.webservers.add(settings(1), EPOCH)
+            raise Boom
+
+    with pytest.raises(Boom):
+        fail_half_way()
+    with uow_factory() as uow:
+        assert uow.webservers.list(limit=10) == []
+
+
+def test_registering_a_watched_url_is_rejected(uow_factory: UowFactory) -> None:
+    first = add(uow_factory, 1)
+    with pytest.raises(WebserverAlreadyRegistered) as raised, uow_factory() as uow:
+        uow.webservers.add(settings(2, url=first.settings.url), EPOCH)
+    assert raised.value.url == first.settings.url
+    with uow_factory() as uow:
+        assert uow.webservers.list(limit=10) == [first]
+
+
+def test_save_writes_settings_and_health(uow_factory: UowFactory) -> None:
+    webserver = add(uow_factory)
+    later = EPOCH + timedelta(minutes=5)
+    changed = dataclasses.replace(
+        webserver.reconfigure(WebserverChanges(name="renamed", interval_seconds=10), later),
+        health=HealthStateMachine(HealthState.HEALTHY, consecutive_successes=7),
+        health_changed_at=later,
+        last_checked_at=later,
+    )
+    with uow_factory() as uow:
+        uow.webservers.save(changed)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.webservers.get(webserver.id) == changed
+
+
+def test_save_rejects_a_url_watched_by_another(uow_factory: UowFactory) -> None:
+    first, second = add(uow_factory, 1), add(uow_factory, 2)
+    moved = second.reconfigure(WebserverChanges(url=first.settings.url), EPOCH)
+    with pytest.raises(WebserverAlreadyRegistered), uow_factory() as uow:
+        uow.webservers.save(moved)
+    with uow_factory() as uow:
+        assert uow.webservers.get(second.id) == second
+
+
+def test_get_many_returns_only_existing(uow_factory: UowFactory) -> None:
+    first, second = add(uow_factory, 1), add(uow_factory, 2)
+    with uow_factory() as uow:
+        found = uow.webservers.get_many([first.id, second.id, WebserverId(999_999)], lock=True)
+    assert found == {first.id: first, second.id: second}
+
+
+def test_remove_deletes_the_webserver_and_its_history(uow_factory: UowFactory) -> None:
+    gone, kept = add(uow_factory, 1), add(uow_factory, 2)
+    with uow_factory() as uow:
+        uow.probe_results.add_many([succeeded(gone.id, EPOCH), succeeded(kept.id, EPOCH)])
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.webservers.remove(gone.id) is True
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.webservers.get(gone.id) is None
+        assert uow.probe_results.history(gone.id, limit=10) == []
+        assert len(uow.probe_results.history(kept.id, limit=10)) == 1
+        assert uow.webservers.remove(gone.id) is False
+
+
+def test_a_removed_url_can_be_registered_again(uow_factory: UowFactory) -> None:
+    gone = add(uow_factory, 1)
+    with uow_factory() as uow:
+        uow.webservers.remove(gone.id)
+        uow.commit()
+    again = add(uow_factory, 1)
+    assert again.id != gone.id
+
+
+def test_list_is_in_id_order_and_pages_with_after(uow_factory: UowFactory) -> None:
+    servers = [add(uow_factory, n) for n in range(1, 6)]
+    with uow_factory() as uow:
+        first = uow.webservers.list(limit=2)
+        rest = uow.webservers.list(after=first[-1].id, limit=10)
+    assert first + rest == servers
+
+
+def test_list_filters_on_health(uow_factory: UowFactory) -> None:
+    servers = [add(uow_factory, n) for n in range(1, 4)]
+    healthy = dataclasses.replace(servers[1], health=HealthStateMachine(HealthState.HEALTHY, 5, 0))
+    with uow_factory() as uow:
+        uow.webservers.save(healthy)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.webservers.list(health=HealthState.HEALTHY, limit=10) == [healthy]
+        assert uow.webservers.list(health=HealthState.UNKNOWN, limit=10) == [servers[0], servers[2]]
+        assert uow.webservers.list(health=HealthState.UNHEALTHY, limit=10) == []
+
+
+def test_history_is_newest_first_and_round_trips_every_field(uow_factory: UowFactory) -> None:
+    webserver = add(uow_factory)
+    results = [
+        succeeded(webserver.id, EPOCH, latency_ms=1.25),
+        failed(webserver.id, EPOCH + timedelta(seconds=1), status_code=503),
+        failed(webserver.id, EPOCH + timedelta(seconds=2), status_code=None),
+        ProbeResult.failure(
+            webserver.id,
+            started_at=EPOCH + timedelta(seconds=3),
+            latency_ms=60_000.0,
+            kind=ErrorKind.TIMEOUT,
+            message="No response within 60 s",
+        ),
+    ]
+    with uow_factory() as uow:
+        uow.probe_results.add_many(results)
+        uow.commit()
+    with uow_factory() as uow:
+        history = uow.probe_results.history(webserver.id, limit=10)
+    assert [probe.result for probe in history] == results[::-1]
+    assert len({probe.id for probe in history}) == 4
+    assert all(probe.result.started_at.utcoffset() == timedelta(0) for probe in history)
+
+
+def test_history_pages_tile_without_gaps_or_repeats(uow_factory: UowFactory) -> None:
+    webserver = add(uow_factory)
+    # Pairs of probes share a start time, so the cursor must break ties by id.
+    results = [succeeded(webserver.id, EPOCH + timedelta(seconds=n // 2)) for n in range(25)]
+    with uow_factory() as uow:
+        uow.probe_results.add_many(results)
+        uow.commit()
+    seen = []
+    cursor: HistoryCursor | None = None
+    with uow_factory() as uow:
+        everything = uow.probe_results.history(webserver.id, limit=100)
+        while True:
+            page = uow.probe_results.history(webserver.id, before=cursor, limit=4)
+            seen.extend(page)
+            if len(page) < 4:
+                break
+            cursor = HistoryCursor(page[-1].result.started_at, page[-1].id)
+    assert seen == everything
+    assert len(seen) == 25
+    keys = [(probe.result.started_at, probe.id) for probe in seen]
+    assert keys == sorted(keys, reverse=True)
+
+
+def test_history_time_range_includes_since_and_excludes_until(uow_factory: UowFactory) -> None:
+    webserver = add(uow_factory)
+    with uow_factory() as uow:
+        uow.probe_results.add_many([succeeded(webserver.id, EPOCH + timedelta(minutes=m)) for m in range(10)])
+        uow.commit()
+    with uow_factory() as uow:
+        window = uow.probe_results.history(
+            webserver.id, since=EPOCH + timedelta(minutes=3), until=EPOCH + timedelta(minutes=6), limit=100
+        )
+    assert [probe.result.started_at for probe in window] == [EPOCH + timedelta(minutes=m) for m in (5, 4, 3)]
+
+
+def test_history_is_kept_per_webserver(uow_factory: UowFactory) -> None:
+    first, second = add(uow_factory, 1), add(uow_factory, 2)
+    with uow_factory() as uow:
+        uow.probe_results.add_many([succeeded(first.id, EPOCH), failed(second.id, EPOCH)])
+        uow.commit()
+    with uow_factory() as uow:
+        assert [p.result.webserver_id for p in uow.probe_results.history(first.id, limit=10)] == [first.id]
+        assert [p.result.success for p in uow.probe_results.history(second.id, limit=10)] == [False]
+
+
+def test_uncommitted_history_is_rolled_back(uow_factory: UowFactory) -> None:
+    webserver = add(uow_factory)
+    with uow_factory() as uow:
+        uow.probe_results.add_many([succeeded(webserver.id, EPOCH)])
+    with uow_factory() as uow:
+        assert uow.probe_results.history(webserver.id, limit=10) == []

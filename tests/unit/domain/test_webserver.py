@@ -1,0 +1,183 @@
+"""Webserver settings validation, reconfiguration and health recording."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from healthmon.domain.errors import InvalidField
+from healthmon.domain.health import HealthState, HealthStateMachine
+from healthmon.domain.webserver import Webserver, WebserverChanges, WebserverId, WebserverSettings
+from tests.factories import failed, settings, succeeded
+from tests.fakes import EPOCH
+
+
+def webserver(**overrides: object) -> Webserver:
+    return Webserver(WebserverId(7), settings(**overrides), created_at=EPOCH, updated_at=EPOCH)
+
+
+def test_defaults_sample_every_minute_with_a_sixty_second_timeout() -> None:
+    chosen = WebserverSettings(name="site", url="https://example.com")
+    assert (chosen.interval_seconds, chosen.timeout_seconds) == (60, 60)
+    assert (chosen.healthy_threshold, chosen.unhealthy_threshold) == (5, 3)
+    assert chosen.follow_redirects
+    assert chosen.verify_tls
+
+
+def test_name_is_trimmed() -> None:
+    assert settings(name="  api  ").name == "api"
+
+
+@pytest.mark.parametrize(
+    ("url"),
+    [
+        "http://example.com",
+        "https://example.com:8443/health?full=1",
+        "HTTPS://EXAMPLE.COM/",
+        "http://127.0.0.1:8080",
+        "http://[::1]:8080/",
+        "http://user:secret@example.com/",
+        "https://bücher.example/",
+    ],
+)
+def test_accepts_absolute_http_urls(url: str) -> None:
+    assert settings(url=url).url == url
+
+
+@pytest.mark.parametrize(
+    ("url"),
+    [
+        "ftp://example.com/file",
+        "http://",
+        "not a url",
+        "example.com",
+        "/relative/path",
+        "http://exa mple.com",
+        "http://example.com/\x00",
+        "http://example.com:99999/",
+        "http://example.com:port/",
+        "javascript:alert(1)",
+        "",
+        "http://example.com/" + "a" * 2048,
+        42,
+        None,
+    ],
+)
+def test_rejects_anything_but_an_absolute_http_url(url: object) -> None:
+    with pytest.raises(InvalidField) as raised:
+        settings(url=url)
+    assert raised.value.field == "url"
+    assert "url" in str(raised.value)
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 201, " " + "x" * 201, "tab\there", "bell\x07", 12])
+def test_rejects_blank_long_or_control_character_names(name: object) -> None:
+    with pytest.raises(InvalidField) as raised:
+        settings(name=name)
+    assert raised.value.field == "name"
+
+
+def test_a_ten_thousand_character_name_is_rejected() -> None:
+    with pytest.raises(InvalidField, match="name must be 1 to 200 characters"):
+        settings(name="n" * 10_000)
+
+
+def test_two_hundred_characters_is_the_longest_name() -> None:
+    assert len(settings(name="n" * 200).name) == 200
+
+
+@pytest.mark.parametrize("field", ["interval_seconds", "timeout_seconds"])
+@pytest.mark.parametrize("value", [0, 61, -5, 1.5, "10", True, None])
+def test_intervals_and_timeouts_must_be_one_to_sixty(field: str, value: object) -> None:
+    with pytest.raises(InvalidField) as raised:
+        settings(**{field: value})
+    assert raised.value.field == field
+    assert "from 1 to 60" in str(raised.value)
+
+
+@pytest.mark.parametrize("field", ["interval_seconds", "timeout_seconds"])
+@pytest.mark.parametrize("value", [1, 60])
+def test_one_and_sixty_seconds_are_allowed(field: str, value: int) -> None:
+    assert getattr(settings(**{field: value}), field) == value
+
+
+@pytest.mark.parametrize("field", ["healthy_threshold", "unhealthy_threshold"])
+@pytest.mark.parametrize("value", [0, 101, "3", False])
+def test_thresholds_must_be_one_to_a_hundred(field: str, value: object) -> None:
+    with pytest.raises(InvalidField) as raised:
+        settings(**{field: value})
+    assert raised.value.field == field
+
+
+@pytest.mark.parametrize("field", ["follow_redirects", "verify_tls"])
+def test_switches_must_be_booleans(field: str) -> None:
+    with pytest.raises(InvalidField) as raised:
+        settings(**{field: "yes"})
+    assert raised.value.field == field
+
+
+def test_every_broken_field_is_reported_at_once() -> None:
+    with pytest.raises(InvalidField) as raised:
+        WebserverSettings(name="", url="ftp://x", interval_seconds=0, timeout_seconds=99)
+    assert [problem.field for problem in raised.value.problems] == [
+        "name",
+        "url",
+        "interval_seconds",
+        "timeout_seconds",
+    ]
+
+
+def test_partial_changes_keep_untouched_fields() -> None:
+    current = webserver(interval_seconds=10)
+    later = EPOCH + timedelta(hours=1)
+    changed = current.reconfigure(WebserverChanges(name="renamed"), later)
+    assert changed.settings == settings(name="renamed", interval_seconds=10)
+    assert changed.updated_at == later
+    assert changed.created_at == EPOCH
+
+
+def test_invalid_changes_raise_and_leave_the_webserver_as_it_was() -> None:
+    current = webserver()
+    with pytest.raises(InvalidField):
+        current.reconfigure(WebserverChanges(timeout_seconds=0), EPOCH + timedelta(hours=1))
+    assert current == webserver()
+
+
+def test_no_real_change_is_not_an_update() -> None:
+    current = webserver()
+    assert current.reconfigure(WebserverChanges(name=current.settings.name), EPOCH + timedelta(1)) is current
+
+
+def test_a_new_url_resets_health_to_unknown() -> None:
+    healthy = webserver()
+    for second in range(5):
+        healthy, _ = healthy.record(succeeded(healthy.id, EPOCH + timedelta(seconds=second)))
+    assert healthy.state is HealthState.HEALTHY
+    later = EPOCH + timedelta(hours=1)
+    moved = healthy.reconfigure(WebserverChanges(url="http://elsewhere.test/"), later)
+    assert moved.health == HealthStateMachine()
+    assert moved.health_changed_at == later
+
+
+def test_other_changes_keep_health_and_streaks() -> None:
+    current, _ = webserver().record(succeeded(WebserverId(7), EPOCH))
+    renamed = current.reconfigure(WebserverChanges(name="renamed", healthy_threshold=2), EPOCH)
+    assert renamed.health == current.health
+
+
+def test_recording_uses_the_servers_own_thresholds() -> None:
+    current = webserver(unhealthy_threshold=1)
+    after, transition = current.record(failed(current.id, EPOCH + timedelta(seconds=3)))
+    assert transition.changed
+    assert after.state is HealthState.UNHEALTHY
+    assert after.health_changed_at == EPOCH + timedelta(seconds=3)
+    assert after.last_checked_at == EPOCH + timedelta(seconds=3)
+
+
+def test_a_result_without_a_change_keeps_the_change_time() -> None:
+    current, _ = webserver(unhealthy_threshold=1).record(failed(WebserverId(7), EPOCH))
+    after, transition = current.record(failed(WebserverId(7), EPOCH + timedelta(seconds=60)))
+    assert not transition.changed
+    assert after.health_changed_at == EPOCH
+    assert after.last_checked_at == EPOCH + timedelta(seconds=60)
