@@ -36,11 +36,12 @@ def main() -> None:
         health = GetWebserver(InMemoryUnitOfWork(store)).execute(site.id).webserver.health
         print(
             f"probe {n + 1:2}: {'ok  ' if ok else 'FAIL'} -> {health.state:9} "
-            f"(successes in a row {health.consecutive_successes}, failures in a row {health.consecutive_failures})"
+            f"(streaks: {health.consecutive_successes} ok, {health.consecutive_failures} failed)"
         )
     details = GetWebserver(InMemoryUnitOfWork(store)).execute(site.id)
     print(
-        f"{details.webserver.settings.name}: {details.webserver.state}, last {len(details.last_requests)} requests kept"
+        f"{details.webserver.settings.name}: {details.webserver.state}, "
+        f"last {len(details.last_requests)} requests kept"
     )
 
 
