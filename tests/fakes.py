@@ -1,10 +1,14 @@
-"""Test doubles for ports whose real adapter cannot be controlled by a test (the clock)."""
+"""Test doubles for ports whose real adapters a test cannot steer: the clock and the prober."""
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from healthmon.application.ports import Clock
+from healthmon.application.ports import Clock, Prober
+from healthmon.domain.probe import ProbeResult
+from healthmon.domain.webserver import Webserver
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -21,3 +25,37 @@ class FakeClock(Clock):
     def advance(self, seconds: float) -> datetime:
         self.current += timedelta(seconds=seconds)
         return self.current
+
+
+class FakeProber(Prober):
+    """Answers each URL by a named behaviour and counts the probes it was asked for.
+
+    Behaviours: "ok" (200), "fail" (500), "hang" (never answers until cancelled), "boom" (a bug).
+    """
+
+    def __init__(self, behaviour: dict[str, str] | None = None, default: str = "ok") -> None:
+        self.behaviour = behaviour if behaviour is not None else {}
+        self.default = default
+        self.calls: Counter[str] = Counter()
+        self.hanging = 0
+
+    async def probe(self, webserver: Webserver) -> ProbeResult:
+        url = webserver.settings.url
+        self.calls[url] += 1
+        started_at = datetime.now(UTC)
+        mode = self.behaviour.get(url, self.default)
+        if mode == "hang":
+            self.hanging += 1
+            try:
+                await asyncio.Event().wait()
+            finally:
+                self.hanging -= 1
+        if mode == "boom":
+            raise RuntimeError(f"bug while probing {url}")
+        return ProbeResult.response(
+            webserver.id,
+            started_at=started_at,
+            latency_ms=1.0,
+            status_code=200 if mode == "ok" else 500,
+            timeout_seconds=webserver.settings.timeout_seconds,
+        )

@@ -48,6 +48,8 @@ class InMemoryStore:
         # Each history stays sorted oldest first by (started_at, id), so pages are bisections.
         self.histories: dict[WebserverId, list[RecordedProbe]] = {}
         self.webserver_ids = itertools.count(1)
+        # Bumped by every add, remove or settings change; a rolled-back bump only costs a reload.
+        self.revision = 0
         self.probe_ids = itertools.count(1)
 
 
@@ -92,6 +94,7 @@ class InMemoryWebserverRepository(WebserverRepository):
             return False
         del self._store.ids_by_url[webserver.settings.url]
         history = self._store.histories.pop(webserver_id)
+        self._store.revision += 1
 
         def undo() -> None:
             self._store.webservers[webserver_id] = webserver
@@ -111,8 +114,13 @@ class InMemoryWebserverRepository(WebserverRepository):
         )
         return list(itertools.islice(matching, limit))
 
+    def revision(self) -> object:
+        return self._store.revision
+
     def _put(self, webserver: Webserver) -> None:
         previous = self._store.webservers.get(webserver.id)
+        if previous is None or previous.settings != webserver.settings:
+            self._store.revision += 1
         if previous is not None:
             del self._store.ids_by_url[previous.settings.url]
         self._store.webservers[webserver.id] = webserver

@@ -52,6 +52,10 @@ class WebserverRepository(Protocol):
         """Up to limit webservers in id order, past `after`, optionally only those in one state."""
         ...
 
+    def revision(self) -> object:
+        """A value that changes whenever a webserver is added, removed or reconfigured (not on health)."""
+        ...
+
 
 class ProbeResultRepository(Protocol):
     """Every probe result ever taken (the requests history); never commits."""

@@ -235,3 +235,32 @@ def test_uncommitted_history_is_rolled_back(uow_factory: UowFactory) -> None:
         uow.probe_results.add_many([succeeded(webserver.id, EPOCH)])
     with uow_factory() as uow:
         assert uow.probe_results.history(webserver.id, limit=10) == []
+
+
+def test_revision_moves_on_add_reconfigure_and_remove_but_not_on_health(uow_factory: UowFactory) -> None:
+    def revision() -> object:
+        with uow_factory() as uow:
+            return uow.webservers.revision()
+
+    empty = revision()
+    webserver = add(uow_factory)
+    added = revision()
+    assert added != empty
+
+    checked, _ = webserver.record(succeeded(webserver.id, EPOCH + timedelta(seconds=1)))
+    with uow_factory() as uow:
+        uow.webservers.save(checked)
+        uow.commit()
+    assert revision() == added
+
+    renamed = checked.reconfigure(WebserverChanges(name="renamed"), EPOCH + timedelta(seconds=2))
+    with uow_factory() as uow:
+        uow.webservers.save(renamed)
+        uow.commit()
+    reconfigured = revision()
+    assert reconfigured != added
+
+    with uow_factory() as uow:
+        uow.webservers.remove(webserver.id)
+        uow.commit()
+    assert revision() not in (reconfigured, added)

@@ -1,0 +1,42 @@
+"""Probe results waiting to be stored: in order, bounded, never lost before they are written."""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+
+from healthmon.domain.probe import ProbeResult
+
+
+class ResultBuffer:
+    """A bounded FIFO of results; past the bound the oldest are dropped and counted.
+
+    Writers peek at the head, store it, and only then discard it, so a failed write loses nothing.
+    """
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("the buffer must hold at least one result")
+        self._entries: deque[tuple[int, ProbeResult]] = deque()
+        self._limit = limit
+        self._sequence = itertools.count()
+        self.dropped = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def put(self, result: ProbeResult) -> None:
+        """Queue a result; when full, forget the oldest one."""
+        if len(self._entries) >= self._limit:
+            self._entries.popleft()
+            self.dropped += 1
+        self._entries.append((next(self._sequence), result))
+
+    def peek(self, count: int) -> list[tuple[int, ProbeResult]]:
+        """The oldest `count` results, each with the mark that discards it once stored."""
+        return list(itertools.islice(self._entries, count))
+
+    def discard_through(self, mark: int) -> None:
+        """Forget every result up to the mark (some may already have been dropped)."""
+        while self._entries and self._entries[0][0] <= mark:
+            self._entries.popleft()

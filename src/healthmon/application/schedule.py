@@ -1,0 +1,142 @@
+"""When each webserver is due: a fixed grid per server, no global cycle."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from healthmon.domain.webserver import Webserver, WebserverId
+
+# The golden ratio spreads ids evenly over [0, 1): first probes of servers added together don't collide.
+_SPREAD = 0.6180339887498949
+
+
+def first_offset(webserver_id: WebserverId, interval: float) -> float:
+    """Where in its first interval a newly seen server is first probed (deterministic jitter)."""
+    return (webserver_id * _SPREAD) % 1.0 * interval
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """Permission to probe one server now: the server as it was when due, and its planned start."""
+
+    webserver: Webserver
+    planned: float
+
+
+@dataclass(slots=True)
+class _Plan:
+    webserver: Webserver
+    planned: float
+    in_flight: bool = False
+    version: int = 0
+
+
+class Schedule:
+    """Plans each server's next probe on its own grid (previous plan + interval).
+
+    - A new server is first probed at a deterministic offset within its first interval.
+    - At most one probe per server is in flight; the next starts at its planned time, or as soon as
+      the previous one ends if that is later, and the grid skips slots missed meanwhile, so lateness
+      never accumulates.
+    - A changed interval takes effect from the next plan; a changed URL is probed right away.
+    - A removed server is never handed out again, and its in-flight probe is no longer current.
+    Times are the caller's monotonic clock in seconds.
+    """
+
+    def __init__(self) -> None:
+        self._plans: dict[WebserverId, _Plan] = {}
+        self._heap: list[tuple[float, int, WebserverId, int]] = []
+        self._order = itertools.count()
+
+    def __len__(self) -> int:
+        return len(self._plans)
+
+    def __contains__(self, webserver_id: object) -> bool:
+        return webserver_id in self._plans
+
+    @property
+    def in_flight(self) -> int:
+        """How many servers have a probe running."""
+        return sum(plan.in_flight for plan in self._plans.values())
+
+    def sync(self, webservers: Iterable[Webserver], now: float) -> bool:
+        """Make the plans match the current set of servers; True when anything changed."""
+        seen: set[WebserverId] = set()
+        changed = False
+        for webserver in webservers:
+            seen.add(webserver.id)
+            plan = self._plans.get(webserver.id)
+            if plan is None:
+                interval = webserver.settings.interval_seconds
+                self._plans[webserver.id] = plan = _Plan(
+                    webserver, now + first_offset(webserver.id, interval)
+                )
+                self._push(plan)
+                changed = True
+            elif plan.webserver.settings != webserver.settings:
+                old = plan.webserver.settings
+                plan.webserver = webserver
+                if old.url != webserver.settings.url:
+                    plan.planned = now
+                else:
+                    plan.planned = min(plan.planned, now + webserver.settings.interval_seconds)
+                if not plan.in_flight:
+                    self._push(plan)
+                changed = True
+            else:
+                # Keep the newest copy (health may have moved) without touching the plan.
+                plan.webserver = webserver
+        for gone in self._plans.keys() - seen:
+            del self._plans[gone]
+            changed = True
+        return changed
+
+    def next_due(self) -> float | None:
+        """The earliest planned start among servers not in flight, or None when there is none."""
+        self._drop_stale()
+        return self._heap[0][0] if self._heap else None
+
+    def take_due(self, now: float) -> list[Ticket]:
+        """Hand out every server whose plan has come, marking it in flight."""
+        tickets: list[Ticket] = []
+        while True:
+            self._drop_stale()
+            if not self._heap or self._heap[0][0] > now:
+                return tickets
+            _, _, webserver_id, _ = heapq.heappop(self._heap)
+            plan = self._plans[webserver_id]
+            plan.in_flight = True
+            plan.version += 1
+            tickets.append(Ticket(plan.webserver, plan.planned))
+
+    def finish(self, ticket: Ticket, now: float) -> bool:
+        """Plan the server's next probe; True when the ticket's result still describes the server."""
+        plan = self._plans.get(ticket.webserver.id)
+        if plan is None:
+            return False
+        plan.in_flight = False
+        interval = plan.webserver.settings.interval_seconds
+        if plan.planned == ticket.planned:
+            next_planned = ticket.planned + interval
+            if next_planned < now:
+                # Slots missed while this probe ran are skipped: start now, on the latest missed slot.
+                missed = int((now - ticket.planned) // interval)
+                next_planned = ticket.planned + missed * interval
+            plan.planned = next_planned
+        self._push(plan)
+        return plan.webserver.settings.url == ticket.webserver.settings.url
+
+    def _push(self, plan: _Plan) -> None:
+        plan.version += 1
+        heapq.heappush(self._heap, (plan.planned, next(self._order), plan.webserver.id, plan.version))
+
+    def _drop_stale(self) -> None:
+        while self._heap:
+            _, _, webserver_id, version = self._heap[0]
+            plan = self._plans.get(webserver_id)
+            if plan is not None and not plan.in_flight and plan.version == version:
+                return
+            heapq.heappop(self._heap)

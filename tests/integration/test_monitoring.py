@@ -1,0 +1,218 @@
+"""The monitoring loop with the in-memory store and a scripted prober, on a real event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Self
+
+import pytest
+
+from healthmon.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from healthmon.application.errors import StorageUnavailable
+from healthmon.application.monitoring import MonitorSettings, MonitorStats, MonitorWebservers
+from healthmon.application.ports import UnitOfWork
+from healthmon.application.use_cases import (
+    GetWebserver,
+    ListProbeHistory,
+    RecordProbeResults,
+    RegisterWebserver,
+    RemoveWebserver,
+)
+from healthmon.domain.health import HealthState
+from healthmon.domain.probe import RecordedProbe
+from healthmon.domain.webserver import Webserver, WebserverId
+from tests.factories import settings
+from tests.fakes import FakeClock, FakeProber
+from tests.waiting import eventually
+
+FAST = MonitorSettings(
+    refresh_seconds=0.1,
+    flush_seconds=0.05,
+    summary_seconds=3600,
+    shutdown_grace_seconds=0.5,
+    retry_initial_seconds=0.05,
+    retry_max_seconds=0.1,
+)
+
+
+class SwitchableUnitOfWork(InMemoryUnitOfWork):
+    """The in-memory store behind a switch that makes it unreachable, as a database outage would."""
+
+    def __init__(self, store: InMemoryStore, is_down: Callable[[], bool]) -> None:
+        super().__init__(store)
+        self._is_down = is_down
+
+    def __enter__(self) -> Self:
+        if self._is_down():
+            raise StorageUnavailable("connection refused (test outage)")
+        return super().__enter__()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        super().__exit__(exc_type, exc, traceback)
+
+
+class Harness:
+    def __init__(self) -> None:
+        self.store = InMemoryStore()
+        self.down = False
+        self.prober = FakeProber()
+
+    def uow(self) -> UnitOfWork:
+        return SwitchableUnitOfWork(self.store, lambda: self.down)
+
+    def register(self, n: int, **overrides: object) -> Webserver:
+        return RegisterWebserver(InMemoryUnitOfWork(self.store), FakeClock()).execute(
+            settings(n, **overrides)
+        )
+
+    def history(self, webserver_id: WebserverId) -> list[RecordedProbe]:
+        return ListProbeHistory(InMemoryUnitOfWork(self.store)).execute(webserver_id, limit=1000).items
+
+    def state(self, webserver_id: WebserverId) -> HealthState:
+        return GetWebserver(InMemoryUnitOfWork(self.store)).execute(webserver_id).webserver.state
+
+    @asynccontextmanager
+    async def running(self, monitor_settings: MonitorSettings = FAST) -> AsyncIterator[MonitorStats]:
+        monitor = MonitorWebservers(self.uow(), self.prober, RecordProbeResults(self.uow()), monitor_settings)
+        stop = asyncio.Event()
+        task = asyncio.create_task(monitor.run(stop))
+        try:
+            yield monitor.stats
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, timeout=10)
+
+
+@pytest.fixture
+def harness() -> Harness:
+    return Harness()
+
+
+async def test_becomes_healthy_after_its_fifth_success_seen_in_the_history(harness: Harness) -> None:
+    good = harness.register(1, interval_seconds=1)
+    bad = harness.register(2, interval_seconds=1)
+    harness.prober.behaviour[bad.settings.url] = "fail"
+    async with harness.running():
+        await eventually(lambda: len(harness.history(good.id)) >= 5, within=8, what="five probes")
+        await eventually(lambda: len(harness.history(bad.id)) >= 3, within=8, what="three probes")
+    good_history = harness.history(good.id)[::-1]
+    assert all(probe.result.success for probe in good_history)
+    assert harness.state(good.id) is HealthState.HEALTHY
+    assert harness.state(bad.id) is HealthState.UNHEALTHY
+    # Probes of one server are an interval apart: the grid holds.
+    starts = [probe.result.started_at for probe in good_history]
+    gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(starts)]
+    assert all(0.8 <= gap <= 1.3 for gap in gaps), gaps
+
+
+async def test_a_hung_target_does_not_delay_its_neighbours(harness: Harness) -> None:
+    hung = harness.register(1, interval_seconds=1, timeout_seconds=60)
+    neighbour = harness.register(2, interval_seconds=1)
+    harness.prober.behaviour[hung.settings.url] = "hang"
+    async with harness.running() as stats:
+        await eventually(lambda: len(harness.history(neighbour.id)) >= 4, within=8, what="neighbour probes")
+        assert harness.prober.calls[hung.settings.url] == 1
+    assert harness.history(hung.id) == []
+    assert stats.probes_abandoned == 1
+
+
+async def test_a_removed_server_stops_being_probed(harness: Harness) -> None:
+    doomed = harness.register(1, interval_seconds=1)
+    other = harness.register(2, interval_seconds=1)
+    async with harness.running() as stats:
+        await eventually(lambda: harness.prober.calls[doomed.settings.url] >= 1, what="a first probe")
+        RemoveWebserver(InMemoryUnitOfWork(harness.store)).execute(doomed.id)
+        # Once the schedule has forgotten it (one refresh), its count must stay put.
+        await eventually(lambda: stats.servers == 1, what="the removal to be picked up")
+        frozen = harness.prober.calls[doomed.settings.url]
+        baseline = harness.prober.calls[other.settings.url]
+        await eventually(
+            lambda: harness.prober.calls[other.settings.url] >= baseline + 2,
+            within=5,
+            what="two more probes",
+        )
+        assert harness.prober.calls[doomed.settings.url] == frozen
+
+
+async def test_a_new_server_is_picked_up_while_running(harness: Harness) -> None:
+    async with harness.running():
+        late = harness.register(1, interval_seconds=1)
+        await eventually(lambda: len(harness.history(late.id)) >= 1, within=3, what="the first probe")
+
+
+async def test_a_database_outage_loses_no_result(harness: Harness) -> None:
+    servers = [harness.register(n, interval_seconds=1) for n in range(1, 4)]
+    async with harness.running() as stats:
+        await eventually(lambda: stats.results_stored >= 3, what="first results stored")
+        harness.down = True
+        await eventually(lambda: not stats.storage_available, what="the outage to be noticed")
+        taken = stats.probes_finished
+        await eventually(
+            lambda: stats.probes_finished >= taken + 6, within=8, what="probes during the outage"
+        )
+        harness.down = False
+        await eventually(lambda: stats.storage_available, what="recovery")
+    stored = sum(len(harness.history(server.id)) for server in servers)
+    assert stored == stats.probes_finished == stats.results_stored
+    for server in servers:
+        starts = [probe.result.started_at for probe in harness.history(server.id)]
+        assert starts == sorted(starts, reverse=True)
+        assert harness.state(server.id) is not HealthState.UNHEALTHY
+
+
+async def test_past_the_buffer_bound_the_oldest_results_are_dropped_and_logged(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    harness.register(1, interval_seconds=1)
+    harness.register(2, interval_seconds=1)
+    small = MonitorSettings(
+        refresh_seconds=0.1,
+        flush_seconds=0.05,
+        summary_seconds=3600,
+        shutdown_grace_seconds=0.2,
+        buffer_limit=2,
+        retry_initial_seconds=0.05,
+        retry_max_seconds=0.1,
+    )
+    with caplog.at_level(logging.WARNING, logger="healthmon"):
+        async with harness.running(small) as stats:
+            await eventually(lambda: stats.servers == 2, what="the servers to be loaded")
+            harness.down = True
+            await eventually(lambda: stats.probes_finished >= 5, within=8, what="five probes")
+    assert stats.results_dropped >= 1
+    assert any("dropped the" in message for message in caplog.messages)
+
+
+async def test_a_bug_in_one_probe_is_logged_and_the_worker_goes_on(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = harness.register(1, interval_seconds=1)
+    fine = harness.register(2, interval_seconds=1)
+    harness.prober.behaviour[broken.settings.url] = "boom"
+    with caplog.at_level(logging.ERROR, logger="healthmon"):
+        async with harness.running():
+            await eventually(lambda: harness.prober.calls[broken.settings.url] >= 2, within=5, what="retries")
+            await eventually(lambda: len(harness.history(fine.id)) >= 2, within=5, what="fine probes")
+    assert harness.history(broken.id) == []
+    assert any(f"webserver {broken.id} failed unexpectedly" in message for message in caplog.messages)
+
+
+async def test_stopping_flushes_every_result_that_was_measured(harness: Harness) -> None:
+    servers = [harness.register(n, interval_seconds=1) for n in range(1, 6)]
+    slow_flush = MonitorSettings(
+        refresh_seconds=0.1, flush_seconds=30, summary_seconds=3600, shutdown_grace_seconds=0.5
+    )
+    async with harness.running(slow_flush) as stats:
+        await eventually(lambda: stats.probes_finished >= 5, within=5, what="five probes")
+    assert stats.results_stored == stats.probes_finished
+    assert sum(len(harness.history(server.id)) for server in servers) == stats.probes_finished

@@ -1,0 +1,132 @@
+"""The per-server schedule: first probes spread out, a fixed grid, one probe in flight per server."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from healthmon.application.schedule import Schedule, first_offset
+from healthmon.domain.webserver import Webserver, WebserverChanges, WebserverId
+from tests.factories import settings
+from tests.fakes import EPOCH
+
+
+def server(n: int, interval: int = 10, **overrides: object) -> Webserver:
+    return Webserver(
+        WebserverId(n),
+        settings(n, interval_seconds=interval, **overrides),
+        created_at=EPOCH,
+        updated_at=EPOCH,
+    )
+
+
+def ids(schedule: Schedule, now: float) -> list[int]:
+    return [ticket.webserver.id for ticket in schedule.take_due(now)]
+
+
+def test_first_probes_spread_over_the_first_interval() -> None:
+    offsets = sorted(first_offset(WebserverId(n), 60) for n in range(1, 10_001))
+    assert offsets[0] >= 0
+    assert offsets[-1] < 60
+    # Each second of the first minute gets about 1/60th of 10,000 servers.
+    per_second = [sum(1 for o in offsets if s <= o < s + 1) for s in range(60)]
+    assert min(per_second) >= 150
+    assert max(per_second) <= 185
+
+
+def test_a_new_server_is_due_at_its_offset() -> None:
+    schedule = Schedule()
+    one = server(1)
+    schedule.sync([one], now=100.0)
+    due_at = 100.0 + first_offset(one.id, 10)
+    assert schedule.next_due() == due_at
+    assert ids(schedule, due_at - 0.001) == []
+    assert ids(schedule, due_at) == [1]
+
+
+def test_a_server_in_flight_is_not_handed_out_again() -> None:
+    schedule = Schedule()
+    schedule.sync([server(1)], now=0.0)
+    [ticket] = schedule.take_due(100.0)
+    assert schedule.next_due() is None
+    assert ids(schedule, 1_000.0) == []
+    assert schedule.finish(ticket, now=100.5)
+    assert schedule.next_due() is not None
+
+
+def test_next_plan_steps_on_the_grid_not_from_the_finish() -> None:
+    schedule = Schedule()
+    schedule.sync([server(1, interval=10)], now=0.0)
+    [ticket] = schedule.take_due(50.0)
+    planned = ticket.planned
+    schedule.finish(ticket, now=planned + 3.7)
+    assert schedule.next_due() == planned + 10
+
+
+def test_a_probe_longer_than_its_interval_starts_the_next_at_once_and_skips_missed_slots() -> None:
+    schedule = Schedule()
+    schedule.sync([server(1, interval=10)], now=0.0)
+    [ticket] = schedule.take_due(50.0)
+    planned = ticket.planned
+    schedule.finish(ticket, now=planned + 35.0)
+    # Slots at +10, +20 and +30 were missed; the next probe starts now, planned on the +30 slot.
+    assert schedule.next_due() == planned + 30
+    [again] = schedule.take_due(planned + 35.0)
+    schedule.finish(again, now=planned + 35.5)
+    assert schedule.next_due() == planned + 40
+
+
+def test_one_slow_server_does_not_delay_another() -> None:
+    schedule = Schedule()
+    schedule.sync([server(1, interval=5), server(2, interval=5)], now=0.0)
+    tickets = schedule.take_due(10.0)
+    assert sorted(t.webserver.id for t in tickets) == [1, 2]
+    _slow, fast = sorted(tickets, key=lambda t: t.webserver.id)
+    schedule.finish(fast, now=fast.planned + 0.1)
+    assert ids(schedule, fast.planned + 5) == [2]
+
+
+def test_a_removed_server_is_never_handed_out_and_its_result_is_stale() -> None:
+    schedule = Schedule()
+    schedule.sync([server(1), server(2)], now=0.0)
+    tickets = {t.webserver.id: t for t in schedule.take_due(100.0)}
+    schedule.sync([server(2)], now=100.1)
+    assert not schedule.finish(tickets[WebserverId(1)], now=100.2)
+    assert schedule.finish(tickets[WebserverId(2)], now=100.2)
+    assert ids(schedule, 10_000.0) == [2]
+    assert len(schedule) == 1
+
+
+def test_a_changed_url_is_probed_at_once_and_the_old_result_is_stale() -> None:
+    schedule = Schedule()
+    original = server(1, interval=60)
+    schedule.sync([original], now=0.0)
+    [ticket] = schedule.take_due(100.0)
+    moved = original.reconfigure(WebserverChanges(url="http://moved.test/"), EPOCH)
+    assert schedule.sync([moved], now=100.5)
+    assert not schedule.finish(ticket, now=101.0)
+    [fresh] = schedule.take_due(101.0)
+    assert fresh.webserver.settings.url == "http://moved.test/"
+
+
+def test_a_shorter_interval_takes_effect_without_waiting_out_the_old_one() -> None:
+    schedule = Schedule()
+    original = server(1, interval=60)
+    schedule.sync([original], now=0.0)
+    due = schedule.next_due()
+    assert due is not None
+    [ticket] = schedule.take_due(due)
+    schedule.finish(ticket, now=due + 0.1)
+    assert schedule.next_due() == due + 60
+    faster = original.reconfigure(WebserverChanges(interval_seconds=2), EPOCH)
+    schedule.sync([faster], now=due + 1)
+    assert schedule.next_due() == due + 3
+
+
+def test_health_only_changes_do_not_touch_the_plan() -> None:
+    schedule = Schedule()
+    original = server(1)
+    schedule.sync([original], now=0.0)
+    due = schedule.next_due()
+    checked = dataclasses.replace(original, last_checked_at=EPOCH)
+    assert not schedule.sync([checked], now=5.0)
+    assert schedule.next_due() == due
