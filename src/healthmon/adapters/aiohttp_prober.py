@@ -1,0 +1,224 @@
+"""The aiohttp prober: one GET per probe over the process's one session; transport failures are results."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import math
+import ssl
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import aiohttp
+
+from healthmon import __version__
+from healthmon.application.ports import Prober
+from healthmon.domain.probe import ErrorKind, ProbeResult
+from healthmon.domain.webserver import MAX_TIMEOUT_SECONDS, Webserver
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = f"healthmon/{__version__}"
+MAX_REDIRECTS = 10
+# Response header caps, pinned rather than left to aiohttp's defaults: a line (status or header) and a field
+# of at most 8190 bytes, and at most 100 fields (CPython's http.client allows 100 too). So a hostile server
+# can make us buffer at most ~800 KiB of headers before the probe fails as INVALID_RESPONSE.
+MAX_HEADER_LINE_BYTES = 8190
+MAX_HEADER_FIELD_BYTES = 8190
+MAX_HEADER_FIELDS = 100
+MESSAGE_MAX_LENGTH = 200
+# aiohttp's own total timeout normally ends a probe; this outer guard only catches a step it fails to bound.
+GUARD_GRACE_SECONDS = 1.0
+
+
+@asynccontextmanager
+async def open_client_session(
+    *,
+    limit: int = 100,
+    limit_per_host: int = 10,
+    dns_cache_seconds: int = 10,
+    ssl_context: ssl.SSLContext | None = None,
+) -> AsyncIterator[aiohttp.ClientSession]:
+    """The one ClientSession of a process, configured for probing; closed when the block ends."""
+    connector = aiohttp.TCPConnector(
+        # A probe that waits for a free slot is charged the wait (it counts toward its timeout and latency),
+        # so the worker should not run more probes at once than `limit`. One slow or hung host can hold at
+        # most `limit_per_host` of the slots.
+        limit=limit,
+        limit_per_host=limit_per_host,
+        ttl_dns_cache=dns_cache_seconds,
+        # A fresh connection per probe: a reused keep-alive connection would skip the TCP connect and TLS
+        # handshake, so a server that stopped accepting connections or whose certificate expired would
+        # still look healthy for as long as an old connection lived.
+        force_close=True,
+        # aiohttp rounds timeouts of 5 s or more up to a whole second of the loop clock; a monitor wants
+        # the deadline it was given.
+        timeout_ceil_threshold=math.inf,
+        # Certificates are verified against the system's CAs, or against ssl_context's when one is given
+        # (a private CA); servers with verify_tls=False skip verification per request.
+        ssl=ssl_context if ssl_context is not None else True,
+    )
+    session = aiohttp.ClientSession(
+        connector=connector,
+        headers={"User-Agent": USER_AGENT},
+        # A monitor keeps no cookies, so none can be replayed to any host, let alone another one.
+        cookie_jar=aiohttp.DummyCookieJar(),
+        # No proxy or netrc credentials from the environment: we measure the server, directly.
+        trust_env=False,
+    )
+    # aiohttp silently retries an idempotent request once when the connection drops. With a fresh
+    # connection per probe that retry would hide a server that resets every other connection, so a probe
+    # is exactly one attempt. (aiohttp's own TestClient turns it off the same way; the reset test pins it.)
+    session._retry_connection = False
+    try:
+        yield session
+    finally:
+        await session.close()
+
+
+class AiohttpProber(Prober):
+    """GETs a webserver's URL and times it to the response headers; a down server is a failed result."""
+
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self._session = session
+
+    async def probe(self, webserver: Webserver) -> ProbeResult:
+        settings = webserver.settings
+        timeout_seconds = min(settings.timeout_seconds, MAX_TIMEOUT_SECONDS)
+        started_at = datetime.now(UTC)
+        start = time.perf_counter()
+        try:
+            async with (
+                asyncio.timeout(timeout_seconds + GUARD_GRACE_SECONDS),
+                self._session.get(
+                    settings.url,
+                    allow_redirects=settings.follow_redirects,
+                    # aiohttp fails on the max_redirects-th redirect; we follow up to MAX_REDIRECTS of them.
+                    max_redirects=MAX_REDIRECTS + 1,
+                    # True uses the session's verifying context; False turns verification off for this server.
+                    ssl=settings.verify_tls,
+                    # total covers DNS, connect, TLS, every redirect and the headers (and waiting for a slot).
+                    timeout=aiohttp.ClientTimeout(total=timeout_seconds, ceil_threshold=math.inf),
+                    max_line_size=MAX_HEADER_LINE_BYTES,
+                    max_field_size=MAX_HEADER_FIELD_BYTES,
+                    max_headers=MAX_HEADER_FIELDS,
+                ) as response,
+            ):
+                latency_ms = _elapsed_ms(start)
+                status_code = response.status
+                # Closing drops the connection without reading the body, so a huge or endless body costs
+                # nothing; only what already sits in the socket buffer is discarded.
+                response.close()
+        except (aiohttp.ClientError, OSError) as exc:  # TimeoutError is an OSError
+            latency_ms = _elapsed_ms(start)
+            kind, message = describe_failure(exc, timeout_seconds)
+            logger.debug("probe of webserver %s failed: %s (%r)", webserver.id, kind, exc)
+            return ProbeResult.failure(
+                webserver.id,
+                started_at=started_at,
+                latency_ms=latency_ms,
+                kind=kind,
+                message=message,
+            )
+        return ProbeResult.response(
+            webserver.id,
+            started_at=started_at,
+            latency_ms=latency_ms,
+            status_code=status_code,
+            timeout_seconds=timeout_seconds,
+        )
+
+
+# The one table from exception to error kind, first match wins. Order matters because aiohttp's classes
+# overlap: a DNS or TLS error is also a ClientConnectorError, TooManyRedirects is a ClientResponseError,
+# and every timeout (aiohttp's own included) is a TimeoutError.
+_KINDS_BY_EXCEPTION: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], ErrorKind], ...] = (
+    (TimeoutError, ErrorKind.TIMEOUT),
+    (aiohttp.TooManyRedirects, ErrorKind.TOO_MANY_REDIRECTS),
+    (aiohttp.ClientConnectorDNSError, ErrorKind.DNS),
+    ((aiohttp.ClientSSLError, ssl.SSLError, aiohttp.ServerFingerprintMismatch), ErrorKind.TLS),
+    # A response aiohttp could not parse (bad status line, header too large or too many) or a redirect
+    # to a Location that is not an http(s) URL.
+    (
+        (aiohttp.ClientResponseError, aiohttp.RedirectClientError, aiohttp.ClientPayloadError),
+        ErrorKind.INVALID_RESPONSE,
+    ),
+    (aiohttp.ServerDisconnectedError, ErrorKind.CONNECTION_RESET),
+)
+# Socket errors arrive as the OSError subclass or, rebuilt by aiohttp as a ClientOSError, only as an errno.
+_KINDS_BY_OS_ERROR: tuple[tuple[tuple[type[OSError], ...], frozenset[int], ErrorKind], ...] = (
+    ((ConnectionRefusedError,), frozenset({errno.ECONNREFUSED}), ErrorKind.CONNECTION_REFUSED),
+    (
+        (ConnectionResetError, ConnectionAbortedError, BrokenPipeError),
+        frozenset({errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE}),
+        ErrorKind.CONNECTION_RESET,
+    ),
+    ((TimeoutError,), frozenset({errno.ETIMEDOUT}), ErrorKind.TIMEOUT),
+)
+_SUMMARIES = {
+    ErrorKind.DNS: "DNS lookup failed",
+    ErrorKind.TLS: "TLS failed",
+    ErrorKind.INVALID_RESPONSE: "invalid HTTP response",
+    ErrorKind.CONNECTION_REFUSED: "connection refused",
+    ErrorKind.CONNECTION_RESET: "connection reset",
+    ErrorKind.CONNECTION_ERROR: "cannot connect",
+}
+
+
+def describe_failure(exc: aiohttp.ClientError | OSError, timeout_seconds: float) -> tuple[ErrorKind, str]:
+    """The one place that turns a transport exception into a stable error kind and a one-line message."""
+    kind = _kind_of(exc)
+    if kind is ErrorKind.TIMEOUT:
+        return kind, f"no response within {timeout_seconds:g} s"
+    if kind is ErrorKind.TOO_MANY_REDIRECTS:
+        return kind, f"more than {MAX_REDIRECTS} redirects"
+    where = f" ({exc.host}:{exc.port})" if isinstance(exc, aiohttp.ClientConnectorError) else ""
+    return kind, _one_line(f"{_SUMMARIES[kind]}{where}: {_detail(exc)}")
+
+
+def _kind_of(exc: aiohttp.ClientError | OSError) -> ErrorKind:
+    for exc_types, kind in _KINDS_BY_EXCEPTION:
+        if isinstance(exc, exc_types):
+            return kind
+    os_error = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc
+    for os_types, errnos, kind in _KINDS_BY_OS_ERROR:
+        if isinstance(os_error, os_types) or (isinstance(os_error, OSError) and os_error.errno in errnos):
+            return kind
+    return ErrorKind.CONNECTION_ERROR
+
+
+def _detail(exc: BaseException) -> str:  # noqa: PLR0911  (a flat lookup: one early return per case)
+    # The shortest text that still says what went wrong; aiohttp's str() repeats host, port and ssl mode,
+    # and the ssl module's adds a C file and line.
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        exc = exc.certificate_error
+    elif isinstance(exc, aiohttp.ClientConnectorError):
+        exc = exc.os_error
+    if isinstance(exc, ssl.SSLCertVerificationError) and exc.verify_message:
+        return exc.verify_message
+    if isinstance(exc, ssl.SSLError) and exc.reason:
+        return exc.reason
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return exc.message
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "server closed the connection before answering"
+    if isinstance(exc, aiohttp.RedirectClientError):
+        return f"redirect to unusable location {exc}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def _one_line(text: str) -> str:
+    # Messages end up in the API and logs: one line, printable, bounded, even when a server chose the bytes.
+    flat = " ".join("".join(char if char.isprintable() else " " for char in text).split())
+    if len(flat) <= MESSAGE_MAX_LENGTH:
+        return flat
+    return flat[: MESSAGE_MAX_LENGTH - 1] + "…"
+
+
+def _elapsed_ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000
