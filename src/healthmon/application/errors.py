@@ -9,3 +9,20 @@ class StorageUnavailable(HealthmonError):
     def __init__(self, detail: str) -> None:
         self.detail = detail
         super().__init__(f"The database is unavailable: {detail}")
+
+
+class StorageRejected(HealthmonError):
+    """The store refused an operation that no retry will fix: a missing or outdated schema, or a bug."""
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(f"The database rejected the operation: {detail}")
+
+
+class DatabaseConfigurationError(HealthmonError):
+    """The database URL is unusable: not a URL, or a database or driver healthmon does not support."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"Cannot use the database URL {url}: {reason}")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+import threading
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -264,3 +265,88 @@ def test_revision_moves_on_add_reconfigure_and_remove_but_not_on_health(uow_fact
         uow.webservers.remove(webserver.id)
         uow.commit()
     assert revision() not in (reconfigured, added)
+
+
+def test_timestamps_in_any_zone_read_back_as_the_same_instants(uow_factory: UowFactory) -> None:
+    plus_two = timezone(timedelta(hours=2))
+    created = datetime(2026, 3, 1, 14, 30, 15, 123456, tzinfo=plus_two)
+    with uow_factory() as uow:
+        webserver = uow.webservers.add(settings(1), created)
+        uow.commit()
+    checked = dataclasses.replace(
+        webserver,
+        last_checked_at=datetime(2026, 3, 1, 7, 0, 0, 1, tzinfo=timezone(timedelta(hours=-5))),
+        health_changed_at=created + timedelta(microseconds=1),
+    )
+    with uow_factory() as uow:
+        uow.webservers.save(checked)
+        uow.probe_results.add_many(
+            [succeeded(webserver.id, created + timedelta(minutes=m)) for m in range(3)]
+        )
+        uow.commit()
+    with uow_factory() as uow:
+        stored = uow.webservers.get(webserver.id)
+        window = uow.probe_results.history(
+            webserver.id,
+            since=datetime(2026, 3, 1, 12, 31, tzinfo=UTC),
+            until=created + timedelta(minutes=2),
+            limit=10,
+        )
+    assert stored == checked
+    assert stored is not None
+    assert stored.created_at == created
+    assert stored.created_at.utcoffset() is not None
+    assert [probe.result.started_at for probe in window] == [created + timedelta(minutes=1)]
+
+
+def test_add_many_drops_results_of_webservers_that_do_not_exist(uow_factory: UowFactory) -> None:
+    webserver = add(uow_factory)
+    with uow_factory() as uow:
+        uow.probe_results.add_many([succeeded(WebserverId(999_999), EPOCH), succeeded(webserver.id, EPOCH)])
+        uow.commit()
+    with uow_factory() as uow:
+        assert [probe.result for probe in uow.probe_results.history(webserver.id, limit=10)] == [
+            succeeded(webserver.id, EPOCH)
+        ]
+        assert uow.probe_results.history(WebserverId(999_999), limit=10) == []
+
+
+def test_saving_a_webserver_that_does_not_exist_stores_nothing(uow_factory: UowFactory) -> None:
+    kept = add(uow_factory, 1)
+    ghost = dataclasses.replace(kept, id=WebserverId(999_999), settings=settings(2))
+    with uow_factory() as uow:
+        uow.webservers.save(ghost)
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.webservers.get(ghost.id) is None
+        assert uow.webservers.list(limit=10) == [kept]
+
+
+def test_locked_read_modify_write_from_two_threads_loses_no_update(uow_factory: UowFactory) -> None:
+    webserver = add(uow_factory)
+    rounds = 20
+    errors: list[BaseException] = []
+
+    def count_successes() -> None:
+        try:
+            for n in range(rounds):
+                with uow_factory() as uow:
+                    current = uow.webservers.get(webserver.id, lock=True)
+                    assert current is not None
+                    after, _ = current.record(succeeded(webserver.id, EPOCH + timedelta(seconds=n)))
+                    uow.webservers.save(after)
+                    uow.commit()
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which fails the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=count_successes) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a locker never finished (deadlock?)"
+    assert errors == []
+    with uow_factory() as uow:
+        final = uow.webservers.get(webserver.id)
+    assert final is not None
+    assert final.health.consecutive_successes == 2 * rounds

@@ -1,0 +1,327 @@
+"""Storage benchmark on PostgreSQL: reads and ingest at 10,000 webservers and millions of requests.
+
+    .venv/bin/python benchmarks/storage_benchmark.py [--servers 10000 --requests 5000000] [--keep]
+
+Creates a scratch database on the server of HEALTHMON_TEST_POSTGRES_URL (default: the local one as
+`postgres`), migrates it, fills it with generated rows (INSERT ... SELECT generate_series, not
+measured), runs ANALYZE, then times the use cases through the real adapter and prints p50/p99
+against the goals. The database is dropped at the end unless --keep is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import math
+import os
+import platform
+import random
+import secrets
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, String, case, cast, func, insert, literal, select
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session, sessionmaker
+
+from healthmon.adapters.sqlalchemy.engine import create_database_engine, create_session_factory, database_url
+from healthmon.adapters.sqlalchemy.migrations import upgrade_database
+from healthmon.adapters.sqlalchemy.tables import requests_table, webservers_table
+from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from healthmon.application.ports import HistoryCursor
+from healthmon.application.use_cases import (
+    GetWebserver,
+    ListProbeHistory,
+    ListWebservers,
+    RecordProbeResults,
+)
+from healthmon.domain.probe import ProbeResult
+from healthmon.domain.webserver import WebserverId
+
+DEFAULT_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+# The generated history starts here; each server gets one probe per PROBE_INTERVAL after it.
+HISTORY_START = datetime(2025, 1, 1, tzinfo=UTC)
+PROBE_INTERVAL = timedelta(seconds=60)
+GOALS_MS = {"get one": 5.0, "list 10k": 50.0}
+INGEST_GOAL_ROWS_PER_SECOND = 20_000
+PAGE = 1000
+
+
+@contextmanager
+def scratch_database(admin_url: URL, *, keep: bool) -> Iterator[URL]:
+    """A new database on the admin URL's server; dropped on exit unless kept."""
+    name = f"healthmon_bench_{os.getpid()}_{secrets.token_hex(4)}"
+    engine = create_database_engine(admin_url, pool_size=1)
+    admin = engine.execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        try:
+            yield admin_url.set(database=name)
+        finally:
+            if keep:
+                print(f"kept database {name}")
+            else:
+                with admin.connect() as connection:
+                    connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        engine.dispose()
+
+
+def fill(engine: Engine, servers: int, requests: int) -> None:
+    """Generate the webservers and their request history inside the database (setup, not measured)."""
+    w, r = webservers_table.c, requests_table.c
+    n = func.generate_series(1, servers).table_valued("n").render_derived()
+    now = func.now()
+    state = n.c.n % 3
+    webservers = select(
+        n.c.n,
+        literal("server ") + cast(n.c.n, String),
+        literal("http://server-") + cast(n.c.n, String) + literal(".bench.test/health"),
+        literal(60),
+        literal(10),
+        literal(5),
+        literal(3),
+        literal(True),
+        literal(True),
+        case((state == 0, "healthy"), (state == 1, "unhealthy"), else_="unknown"),
+        case((state == 0, 7), else_=0),
+        case((state == 1, 4), else_=0),
+        now,
+        now,
+        now,
+        now,
+    )
+    g = func.generate_series(1, requests).table_valued("g").render_derived()
+    ok = g.c.g % 10 != 0
+    refused = g.c.g % 20 == 0
+    history = select(
+        (g.c.g - 1) % servers + 1,
+        literal(HISTORY_START) + func.make_interval(0, 0, 0, 0, 0, 0, ((g.c.g - 1) // servers) * 60),
+        func.random() * 100,
+        case((refused, None), (ok, 200), else_=500),
+        case((refused, "connection_refused"), else_=None),
+        case((refused, "Connection refused"), else_=None),
+        ok,
+    )
+    with engine.begin() as connection:
+        connection.execute(
+            insert(webservers_table).from_select(
+                [
+                    w.id,
+                    w.name,
+                    w.url,
+                    w.interval_seconds,
+                    w.timeout_seconds,
+                    w.healthy_threshold,
+                    w.unhealthy_threshold,
+                    w.follow_redirects,
+                    w.verify_tls,
+                    w.health,
+                    w.consecutive_successes,
+                    w.consecutive_failures,
+                    w.health_changed_at,
+                    w.last_checked_at,
+                    w.created_at,
+                    w.updated_at,
+                ],
+                webservers,
+            )
+        )
+        connection.exec_driver_sql(f"SELECT setval('webservers_id_seq', {servers})")
+        # Rows are consistent by construction; skipping the per-row foreign key trigger (a
+        # superuser-only setting, reset at commit) makes the fill several times faster.
+        connection.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        connection.execute(
+            insert(requests_table).from_select(
+                [
+                    r.webserver_id,
+                    r.started_at,
+                    r.latency_ms,
+                    r.status_code,
+                    r.error_kind,
+                    r.error_message,
+                    r.success,
+                ],
+                history,
+            )
+        )
+    with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
+        connection.exec_driver_sql("VACUUM (ANALYZE) webservers, requests")
+
+
+def p99(samples_ms: list[float]) -> float:
+    """The 99th percentile (nearest rank)."""
+    ordered = sorted(samples_ms)
+    return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
+
+
+def report(label: str, samples_ms: list[float], goal_ms: float | None = None) -> None:
+    """Print p50 and p99 of the samples, and the verdict when there is a goal."""
+    line = f"{label:<48} p50 {statistics.median(samples_ms):7.2f} ms   p99 {p99(samples_ms):7.2f} ms"
+    line += f"   (n={len(samples_ms)})"
+    if goal_ms is not None:
+        line += f"   goal p99 < {goal_ms:g} ms: {'met' if p99(samples_ms) < goal_ms else 'MISSED'}"
+    print(line)
+
+
+def timed(action: Callable[[], object], samples: int, warmup: int) -> list[float]:
+    """Milliseconds per call, after some untimed warm-up calls."""
+    for _ in range(warmup):
+        action()
+    result = []
+    for _ in range(samples):
+        start = time.perf_counter()
+        action()
+        result.append((time.perf_counter() - start) * 1000)
+    return result
+
+
+class Bench:
+    """The measurements, on one migrated and filled database."""
+
+    def __init__(self, sessions: sessionmaker[Session], servers: int, requests: int, samples: int) -> None:
+        self.sessions = sessions
+        self.servers = servers
+        self.requests = requests
+        self.samples = samples
+        self.rng = random.Random(42)
+
+    def uow(self) -> SqlAlchemyUnitOfWork:
+        return SqlAlchemyUnitOfWork(self.sessions)
+
+    def get_one(self) -> None:
+        get = GetWebserver(self.uow())
+        samples = timed(lambda: get.execute(WebserverId(self.rng.randint(1, self.servers))), self.samples, 50)
+        report("GetWebserver (webserver + last 10 requests)", samples, GOALS_MS["get one"])
+
+    def list_all(self) -> None:
+        listing = ListWebservers(self.uow())
+        pages: list[float] = []
+
+        def walk() -> None:
+            after: WebserverId | None = None
+            while True:
+                start = time.perf_counter()
+                page = listing.execute(after=after, limit=PAGE)
+                pages.append((time.perf_counter() - start) * 1000)
+                if page.next_cursor is None:
+                    return
+                after = page.next_cursor
+
+        walk()
+        pages.clear()
+        walks = timed(walk, max(10, self.samples // 20), warmup=0)
+        report(f"ListWebservers, one page of {PAGE}", pages)
+        report(f"ListWebservers, all {self.servers} in pages of {PAGE}", walks, GOALS_MS["list 10k"])
+
+        def in_one_call() -> None:
+            with self.uow() as uow:
+                uow.webservers.list(limit=self.servers)
+
+        calls = max(20, self.samples // 10)
+        report(
+            f"repository list(limit={self.servers}), one call",
+            timed(in_one_call, calls, 3),
+            GOALS_MS["list 10k"],
+        )
+        # Attribution, not the headline: the same calls with the objects alive now frozen out of
+        # the garbage collector (gc.freeze(), which a long-running server may do after start-up),
+        # since full collections of a large heap are what lift p99 above p50 here.
+        gc.collect()
+        gc.freeze()
+        try:
+            report("  same, after gc.freeze() (attribution only)", timed(in_one_call, calls, 3))
+        finally:
+            gc.unfreeze()
+
+    def history_page(self) -> None:
+        per_server = self.requests // self.servers
+        cursors: list[tuple[WebserverId, HistoryCursor]] = []
+        with self.uow() as uow:
+            for number in self.rng.sample(range(1, self.servers + 1), 200):
+                webserver_id = WebserverId(number)
+                middle = uow.probe_results.history(webserver_id, limit=max(1, per_server // 2))[-1]
+                cursors.append((webserver_id, HistoryCursor(middle.result.started_at, middle.id)))
+        history = ListProbeHistory(self.uow())
+
+        def page() -> None:
+            webserver_id, cursor = self.rng.choice(cursors)
+            history.execute(webserver_id, before=cursor, limit=100)
+
+        report("ListProbeHistory, 100 from mid-history", timed(page, self.samples, 50))
+
+    def ingest(self, batches: int = 20) -> None:
+        record = RecordProbeResults(self.uow())
+        size = min(1000, self.servers)
+        after_history = HISTORY_START + PROBE_INTERVAL * (self.requests // self.servers + 1)
+
+        def batch(number: int) -> list[ProbeResult]:
+            first = number * size
+            return [
+                ProbeResult.response(
+                    WebserverId((first + k) % self.servers + 1),
+                    started_at=after_history + timedelta(seconds=number),
+                    latency_ms=12.5,
+                    status_code=200 if k % 7 else 503,
+                    timeout_seconds=10,
+                )
+                for k in range(size)
+            ]
+
+        record.execute(batch(0))
+        prepared = [batch(number) for number in range(1, batches + 1)]
+        start = time.perf_counter()
+        stored = sum(record.execute(results).stored for results in prepared)
+        elapsed = time.perf_counter() - start
+        rate = stored / elapsed
+        verdict = "met" if rate >= INGEST_GOAL_ROWS_PER_SECOND else "MISSED"
+        print(
+            f"RecordProbeResults, {batches} batches of {size} results for {size} servers: "
+            f"{rate:,.0f} rows/s ({elapsed / batches * 1000:.1f} ms per batch)   "
+            f"goal >= {INGEST_GOAL_ROWS_PER_SECOND:,} rows/s: {verdict}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--servers", type=int, default=10_000)
+    parser.add_argument("--requests", type=int, default=5_000_000)
+    parser.add_argument("--samples", type=int, default=1000, help="timed calls per single-call measurement")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    arguments = parser.parse_args(argv)
+    admin_url = database_url(os.environ.get("HEALTHMON_TEST_POSTGRES_URL", DEFAULT_ADMIN_URL))
+
+    with scratch_database(admin_url, keep=arguments.keep) as url:
+        upgrade_database(url)
+        engine = create_database_engine(url)
+        try:
+            with engine.connect() as connection:
+                server_version = connection.exec_driver_sql("SHOW server_version").scalar_one()
+            print(
+                f"healthmon storage benchmark: PostgreSQL {server_version}, "
+                f"Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+                f"{arguments.servers:,} webservers, {arguments.requests:,} requests"
+            )
+            start = time.perf_counter()
+            fill(engine, arguments.servers, arguments.requests)
+            print(f"fill + VACUUM ANALYZE (setup, not measured): {time.perf_counter() - start:.1f} s")
+            bench = Bench(
+                create_session_factory(engine), arguments.servers, arguments.requests, arguments.samples
+            )
+            bench.get_one()
+            bench.list_all()
+            bench.history_page()
+            bench.ingest()
+        finally:
+            engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""Engines for the two supported databases: SQLite (sqlite3 driver) and PostgreSQL (psycopg2).
+
+SQLite connections run in WAL mode (readers never wait for the writer) with foreign keys on and a
+busy timeout. SQLAlchemy, not the sqlite3 driver, emits BEGIN (the "Transactions with SQLite and
+the sqlite3 driver" recipe of the SQLAlchemy docs), so a unit of work that is going to write can
+start with BEGIN IMMEDIATE: it waits for the write lock up front instead of failing half-way with
+"database is locked".
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Final
+
+from sqlalchemy import Connection, Engine, create_engine, event, literal, select
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from healthmon.adapters.sqlalchemy.errors import translated_errors
+from healthmon.application.errors import DatabaseConfigurationError, StorageUnavailable
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DATABASE_URL: Final = "sqlite:///healthmon.db"
+# Room for the HTTP API's 40 sync-handler threads plus the worker's writer and its schedule
+# reader, should one process run both; each process may pass its own size.
+DEFAULT_POOL_SIZE: Final = 40 + 2
+SQLITE_BUSY_TIMEOUT_SECONDS: Final = 30.0
+POSTGRES_CONNECT_TIMEOUT_SECONDS: Final = 10
+
+# An execution option the unit of work sets on the connection of a transaction that will write.
+WRITE_INTENT: Final = "healthmon_write_intent"
+
+_SUPPORTED: Final = {("sqlite", "pysqlite"), ("postgresql", "psycopg2")}
+_PASSWORD_IN_TEXT: Final = re.compile(r"(?P<user>//[^/:@]*:)[^/@]*@")
+
+
+def masked_url(url: str | URL) -> str:
+    """The URL with its password replaced by ***, safe for logs and messages."""
+    if isinstance(url, URL):
+        return url.render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        # Not parseable, so mask what looks like user:password@ without understanding the rest.
+        return _PASSWORD_IN_TEXT.sub(r"\g<user>***@", url)
+
+
+def database_url(url: str | URL) -> URL:
+    """The parsed URL; anything but sqlite or postgresql(+psycopg2) raises DatabaseConfigurationError."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise DatabaseConfigurationError(
+            masked_url(url), "it is not a database URL (expected sqlite:///PATH or postgresql+psycopg2://...)"
+        ) from exc
+    if parsed.drivername == "postgresql":
+        # SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3; healthmon ships psycopg2.
+        parsed = parsed.set(drivername="postgresql+psycopg2")
+    try:
+        dialect = parsed.get_dialect()
+    except NoSuchModuleError as exc:
+        raise DatabaseConfigurationError(
+            masked_url(parsed), f"{parsed.drivername!r} is not a supported database"
+        ) from exc
+    if (parsed.get_backend_name(), dialect.driver) not in _SUPPORTED:
+        raise DatabaseConfigurationError(
+            masked_url(parsed),
+            f"{parsed.drivername!r} is not supported; use sqlite or postgresql+psycopg2",
+        )
+    return parsed
+
+
+def create_database_engine(
+    url: str | URL = DEFAULT_DATABASE_URL,
+    *,
+    pool_size: int = DEFAULT_POOL_SIZE,
+    sqlite_foreign_keys: bool = True,
+) -> Engine:
+    """An engine for a supported URL; connects lazily, so nothing touches the database here."""
+    parsed = database_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed, pool_size=pool_size, foreign_keys=sqlite_foreign_keys)
+    return create_engine(
+        parsed,
+        pool_size=pool_size,
+        # Never open more connections than planned: PostgreSQL's own limit is shared by every process.
+        max_overflow=0,
+        pool_pre_ping=True,
+        connect_args={
+            "connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS,
+            "application_name": "healthmon",
+            # Timestamps then come back as UTC datetimes with no conversion (see UtcDateTime).
+            "options": "-c timezone=UTC",
+        },
+    )
+
+
+def _sqlite_engine(url: URL, *, pool_size: int, foreign_keys: bool) -> Engine:
+    in_memory = url.database in (None, "", ":memory:")
+    options: dict[str, Any] = {
+        "connect_args": {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
+    }
+    if in_memory:
+        # Every connection to :memory: is a new, empty database; share one.
+        options["poolclass"] = StaticPool
+    else:
+        options.update(pool_size=pool_size, max_overflow=0)
+    engine = create_engine(url, **options)
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Take BEGIN away from the sqlite3 driver; the "begin" listener below emits it.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # Off only while migrations rebuild tables: dropping a parent would cascade.
+            cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        writing = connection.get_execution_options().get(WRITE_INTENT, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+
+    return engine
+
+
+def create_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for units of work: no autoflush, no expiry on commit (rows are copied into domain objects)."""
+    return sessionmaker(bind=engine, autoflush=False, expire_on_commit=False)
+
+
+def check_database(engine: Engine) -> None:
+    """Answer only when the database does; otherwise raise StorageUnavailable naming the masked URL."""
+    try:
+        with translated_errors(), engine.connect() as connection:
+            connection.execute(select(literal(1)))
+    except StorageUnavailable as exc:
+        raise StorageUnavailable(f"{masked_url(engine.url)}: {exc.detail}") from exc
+
+
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "DEFAULT_POOL_SIZE",
+    "WRITE_INTENT",
+    "check_database",
+    "create_database_engine",
+    "create_session_factory",
+    "database_url",
+    "masked_url",
+]

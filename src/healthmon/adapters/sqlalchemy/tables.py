@@ -1,0 +1,175 @@
+"""The relational schema: declarative row classes on one MetaData, shared by SQLite and PostgreSQL.
+
+The Alembic migrations in `alembic/versions` build this schema; a test checks that they agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Constraint names must be deterministic so migrations can drop them by name; SQLite batch
+# migrations (which rebuild tables) cannot work with unnamed constraints at all.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A point in time: aware datetimes only, stored as UTC, always read back as aware UTC."""
+
+    # SQLite has no timezone type, so there the value is stored as naive UTC text; PostgreSQL
+    # stores a timestamptz. Either way the column sorts and compares as instants.
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r} cannot be stored; give it a timezone")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], datetime | None] | None:
+        if dialect.name == "postgresql":
+            # psycopg2 already returns aware datetimes in the session time zone, which the engine
+            # pins to UTC; skipping a Python call per value keeps big listings fast.
+            return None
+        return super().result_processor(dialect, coltype)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """The one MetaData every table and migration uses."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime()}
+
+
+class WebserverRow(Base):
+    """One watched webserver: its settings and its current health."""
+
+    __tablename__ = "webservers"
+    __table_args__ = (
+        UniqueConstraint("url"),
+        CheckConstraint("interval_seconds BETWEEN 1 AND 60", name="interval_seconds_range"),
+        CheckConstraint("timeout_seconds BETWEEN 1 AND 60", name="timeout_seconds_range"),
+        CheckConstraint("healthy_threshold BETWEEN 1 AND 100", name="healthy_threshold_range"),
+        CheckConstraint("unhealthy_threshold BETWEEN 1 AND 100", name="unhealthy_threshold_range"),
+        CheckConstraint("health IN ('unknown', 'healthy', 'unhealthy')", name="health_state"),
+        CheckConstraint(
+            "consecutive_successes >= 0 AND consecutive_failures >= 0", name="streaks_not_negative"
+        ),
+        CheckConstraint("consecutive_successes = 0 OR consecutive_failures = 0", name="one_streak_at_a_time"),
+        CheckConstraint("settings_version >= 1", name="settings_version_positive"),
+        # "List by health in id order" walks this index and stops after `limit` rows.
+        Index("ix_webservers_health_id", "health", "id"),
+        # Without AUTOINCREMENT, SQLite reuses the id of the newest row once it is deleted.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(2048))
+    interval_seconds: Mapped[int]
+    timeout_seconds: Mapped[int]
+    healthy_threshold: Mapped[int]
+    unhealthy_threshold: Mapped[int]
+    follow_redirects: Mapped[bool]
+    verify_tls: Mapped[bool]
+    health: Mapped[str] = mapped_column(String(16), server_default="unknown")
+    consecutive_successes: Mapped[int] = mapped_column(server_default="0")
+    consecutive_failures: Mapped[int] = mapped_column(server_default="0")
+    health_changed_at: Mapped[datetime | None]
+    last_checked_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    # Bumped by every save that changes a setting (never by health), so a worker can tell from
+    # count, max(id) and sum(settings_version) whether its list of servers is stale.
+    settings_version: Mapped[int] = mapped_column(server_default="1")
+
+
+class RequestRow(Base):
+    """One probe of one webserver (the issue calls them requests); deleted with its webserver."""
+
+    __tablename__ = "requests"
+    __table_args__ = (
+        CheckConstraint("latency_ms >= 0", name="latency_not_negative"),
+        CheckConstraint("(status_code IS NULL) <> (error_kind IS NULL)", name="status_code_or_error_kind"),
+        CheckConstraint("NOT success OR (status_code >= 200 AND status_code <= 299)", name="success_is_2xx"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    webserver_id: Mapped[int] = mapped_column(ForeignKey(WebserverRow.id, ondelete="CASCADE"))
+    started_at: Mapped[datetime]
+    latency_ms: Mapped[float] = mapped_column(Float)
+    status_code: Mapped[int | None]
+    error_kind: Mapped[str | None] = mapped_column(String(32))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    success: Mapped[bool]
+
+
+# Newest-first pages of one webserver's history read this index in order and stop after `limit`
+# rows, so "last 10 requests" costs the same with 10 rows or 50 million. It also serves the
+# ON DELETE CASCADE lookup.
+Index(
+    "ix_requests_webserver_id_started_at_id",
+    RequestRow.webserver_id,
+    RequestRow.started_at.desc(),
+    RequestRow.id.desc(),
+)
+
+
+def _table_of(row_class: type[Base]) -> Table:
+    table = row_class.__table__
+    if not isinstance(table, Table):  # pragma: no cover - every row class above maps one Table
+        raise TypeError(f"{row_class.__name__} is not mapped to a single table")
+    return table
+
+
+# Core handles for the hot paths, which skip the ORM's per-row bookkeeping.
+webservers_table = _table_of(WebserverRow)
+requests_table = _table_of(RequestRow)
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "Base",
+    "RequestRow",
+    "UtcDateTime",
+    "WebserverRow",
+    "requests_table",
+    "webservers_table",
+]

@@ -1,0 +1,75 @@
+"""The SQLAlchemy unit of work: one Session, and so one transaction, per `with` block."""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from healthmon.adapters.sqlalchemy.errors import translated_errors
+from healthmon.adapters.sqlalchemy.repositories import (
+    SqlAlchemyProbeResultRepository,
+    SqlAlchemyWebserverRepository,
+)
+from healthmon.application.errors import StorageUnavailable
+from healthmon.application.ports import UnitOfWork
+
+logger = logging.getLogger(__name__)
+
+
+class SqlAlchemyUnitOfWork(UnitOfWork):
+    """A transaction on a database: repositories share its session; only commit() keeps changes.
+
+    One instance may be entered again after its block ends (each block gets a new session), but
+    never from two threads at once.
+    """
+
+    webservers: SqlAlchemyWebserverRepository
+    probe_results: SqlAlchemyProbeResultRepository
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._session_factory = session_factory
+        self._session: Session | None = None
+
+    def __enter__(self) -> Self:
+        if self._session is not None:
+            raise RuntimeError("this unit of work is already in a `with` block")
+        session = self._session_factory()
+        self._session = session
+        self.webservers = SqlAlchemyWebserverRepository(session)
+        self.probe_results = SqlAlchemyProbeResultRepository(session)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        session, self._session = self._session, None
+        if session is None:  # pragma: no cover - __exit__ without __enter__ is a caller bug
+            return
+        self.webservers.forget_locks()  # saves still waiting are dropped with the rollback
+        try:
+            with translated_errors():
+                session.rollback()
+        except StorageUnavailable:
+            if exc is None:
+                raise
+            # The block already failed, almost surely for the same lost connection; report that.
+            logger.debug("rollback after %s failed too", exc_type.__name__ if exc_type else "an error")
+        finally:
+            session.close()
+
+    def commit(self) -> None:
+        if self._session is None:
+            raise RuntimeError("commit() outside the `with` block")
+        self.webservers.flush()
+        with translated_errors():
+            self._session.commit()
+        self.webservers.forget_locks()
+
+
+__all__ = ["SqlAlchemyUnitOfWork"]

@@ -1,0 +1,86 @@
+"""The composition root: the one place that builds adapters and hands them to the use cases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from dependency_injector import containers, providers
+from sqlalchemy import Engine
+
+from healthmon.adapters.aiohttp_prober import AiohttpProber, open_client_session
+from healthmon.adapters.sqlalchemy.engine import create_database_engine, create_session_factory
+from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from healthmon.adapters.system_clock import SystemClock
+from healthmon.application.monitoring import MonitorSettings, MonitorWebservers
+from healthmon.application.use_cases import (
+    GetWebserver,
+    ListProbeHistory,
+    ListWebservers,
+    RecordProbeResults,
+    RegisterWebserver,
+    RemoveWebserver,
+    UpdateWebserver,
+)
+from healthmon.settings import Settings
+
+
+def database_engine(url: str, pool_size: int) -> Iterator[Engine]:
+    """The process's engine, disposed of (every pooled connection closed) at shutdown."""
+    engine = create_database_engine(url, pool_size=pool_size)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+class Container(containers.DeclarativeContainer):
+    """Builds everything from one Settings value; only the entry points create a Container."""
+
+    settings = providers.Dependency(instance_of=Settings)
+
+    engine = providers.Resource(
+        database_engine,
+        url=settings.provided.database_url,
+        # Every HTTP worker thread may hold a connection, and the worker needs one to read and one to write.
+        pool_size=providers.Callable(lambda threads: threads + 2, settings.provided.http_threads),
+    )
+    session_factory = providers.Singleton(create_session_factory, engine)
+    uow = providers.Factory(SqlAlchemyUnitOfWork, session_factory=session_factory)
+    clock = providers.Singleton(SystemClock)
+
+    register_webserver = providers.Factory(RegisterWebserver, uow=uow, clock=clock)
+    update_webserver = providers.Factory(UpdateWebserver, uow=uow, clock=clock)
+    remove_webserver = providers.Factory(RemoveWebserver, uow=uow)
+    get_webserver = providers.Factory(GetWebserver, uow=uow)
+    list_webservers = providers.Factory(ListWebservers, uow=uow)
+    list_probe_history = providers.Factory(ListProbeHistory, uow=uow)
+    record_probe_results = providers.Factory(RecordProbeResults, uow=uow)
+
+    client_session = providers.Resource(
+        open_client_session,
+        limit=settings.provided.max_concurrent_probes,
+        limit_per_host=settings.provided.max_probes_per_host,
+    )
+    prober = providers.Singleton(AiohttpProber, session=client_session)
+    monitor_settings = providers.Singleton(
+        MonitorSettings,
+        max_concurrency=settings.provided.max_concurrent_probes,
+        refresh_seconds=settings.provided.refresh_seconds,
+        batch_size=settings.provided.batch_size,
+        flush_seconds=settings.provided.flush_seconds,
+        buffer_limit=settings.provided.buffer_limit,
+        shutdown_grace_seconds=settings.provided.shutdown_grace_seconds,
+        summary_seconds=settings.provided.summary_seconds,
+    )
+    monitor = providers.Singleton(
+        MonitorWebservers,
+        uow=uow,
+        prober=prober,
+        record=record_probe_results,
+        settings=monitor_settings,
+    )
+
+
+def build_container(settings: Settings) -> Container:
+    """A container for these settings; nothing connects until a resource is first used."""
+    return Container(settings=settings)

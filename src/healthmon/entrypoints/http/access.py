@@ -1,0 +1,89 @@
+"""API keys: with any key configured, every endpoint not marked public needs `Authorization: Bearer <key>`.
+
+- Full keys may call every method; read-only keys only GET, HEAD and OPTIONS (anything else is a 403).
+- A missing, malformed or unknown key is a 401 with `WWW-Authenticate: Bearer`.
+- The presented key is compared with every configured key, each in constant time and all of them
+  every time, so neither the timing nor the key's position in the list tells anything. Comparing
+  SHA-256 digests keeps the length of the configured keys from showing too.
+- Keys are never logged, and never part of an error message.
+- Public handlers (liveness, readiness, the OpenAPI schema and its docs page) carry opt {"public": True}:
+  the schema describes the API and holds no data, and probes and load balancers hold no key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable
+from enum import Enum
+from typing import Any, Final
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+
+PUBLIC: Final = "public"
+READ_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+_CHALLENGE: Final = {"WWW-Authenticate": "Bearer"}
+
+
+class Access(Enum):
+    """What a presented key allows."""
+
+    NONE = "none"
+    READ = "read"
+    FULL = "full"
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).digest()
+
+
+class ApiKeys:
+    """The configured keys; decides what a bearer token may do."""
+
+    def __init__(self, full: Iterable[str], readonly: Iterable[str] = ()) -> None:
+        self._full = [_digest(key) for key in full if key]
+        self._readonly = [_digest(key) for key in readonly if key]
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any key is configured; without one, the API is open."""
+        return bool(self._full or self._readonly)
+
+    def access_of(self, token: str) -> Access:
+        """What this token may do; every configured key is compared, with no early exit."""
+        presented = _digest(token)
+        full = False
+        readonly = False
+        for key in self._full:
+            full |= hmac.compare_digest(presented, key)
+        for key in self._readonly:
+            readonly |= hmac.compare_digest(presented, key)
+        if full:
+            return Access.FULL
+        return Access.READ if readonly else Access.NONE
+
+    def guard(self, connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+        """A Litestar guard: 401 without a known key, 403 for a read-only key on a method that writes."""
+        if handler.opt.get(PUBLIC):
+            return
+        token = _bearer_token(connection.headers.get("authorization"))
+        access = Access.NONE if token is None else self.access_of(token)
+        if access is Access.NONE:
+            raise NotAuthorizedException(
+                detail="This endpoint needs a valid API key: send 'Authorization: Bearer <key>'.",
+                headers=_CHALLENGE,
+            )
+        if access is Access.READ and connection.scope.get("method") not in READ_METHODS:
+            raise PermissionDeniedException(detail="This API key may only read (GET).")
+
+
+def _bearer_token(header: str | None) -> str | None:
+    if header is None:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    # The scheme is case-insensitive (RFC 9110, section 11.1).
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()

@@ -1,0 +1,182 @@
+"""Every error response is an RFC 9457 problem (application/problem+json); this module decides which.
+
+- PROBLEMS maps each HealthmonError class to its status, type slug and title; `to_problem` resolves
+  subclasses through the MRO, so a new error class inherits its parent's row until it gets its own.
+- Litestar's own HTTP errors (unknown path, wrong method, unreadable request, body too large, the
+  API-key guard's 401 and 403) keep their status and get the same shape.
+- Anything else is a bug: a 500 whose body says nothing about it; the traceback goes to the log.
+
+Status policy: 400 `invalid-request` when the request cannot be read as the declared types (not
+JSON, not an object, unknown or missing fields, a wrong JSON type, a query or path parameter that
+does not parse); 422 `invalid-field` when it can, but a value breaks a rule (a length, a range, the
+URL rules, since after until, a datetime without a timezone); 422 `invalid-cursor` for a cursor
+this API did not produce. Both 400 and 422 carry `errors`: [{"field", "message"}, ...].
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any, Final, NamedTuple
+
+from litestar.exceptions import HTTPException
+from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException
+
+from healthmon.application.errors import DatabaseConfigurationError, StorageRejected, StorageUnavailable
+from healthmon.domain.errors import (
+    HealthmonError,
+    InvalidField,
+    WebserverAlreadyRegistered,
+    WebserverNotFound,
+)
+from healthmon.entrypoints.http.cursors import InvalidCursor
+from healthmon.entrypoints.http.health_checks import NotReady
+from healthmon.entrypoints.http.schemas import MAX_BODY_BYTES
+
+logger = logging.getLogger(__name__)
+
+# What a 503 tells clients to wait before retrying: long enough for a database failover to start.
+RETRY_AFTER_SECONDS: Final = 5
+
+
+class Problem(NamedTuple):
+    """How one kind of error is reported over HTTP."""
+
+    status: int
+    slug: str
+    title: str
+
+
+INTERNAL_ERROR: Final = Problem(500, "internal-error", "Internal server error")
+
+PROBLEMS: Final[dict[type[HealthmonError], Problem]] = {
+    InvalidCursor: Problem(422, "invalid-cursor", "The cursor is not valid"),
+    InvalidField: Problem(422, "invalid-field", "A field has an invalid value"),
+    WebserverNotFound: Problem(404, "webserver-not-found", "Webserver not found"),
+    WebserverAlreadyRegistered: Problem(409, "webserver-already-registered", "URL already watched"),
+    StorageUnavailable: Problem(503, "storage-unavailable", "The database is unavailable"),
+    NotReady: Problem(503, "not-ready", "Not ready"),
+    # No retry helps and the message names database internals: a plain 500, logged in full.
+    StorageRejected: INTERNAL_ERROR,
+    DatabaseConfigurationError: INTERNAL_ERROR,
+    HealthmonError: INTERNAL_ERROR,
+}
+
+# Problems whose message is safe and useful to show the client.
+_SHOWN_MESSAGE: Final = frozenset(
+    {InvalidCursor, InvalidField, WebserverNotFound, WebserverAlreadyRegistered}
+)
+_HIDDEN_DETAIL: Final = "The server failed to answer this request; the failure has been logged."
+_UNAVAILABLE_DETAIL: Final = (
+    f"The database cannot be reached right now; nothing was changed. Retry in {RETRY_AFTER_SECONDS} seconds."
+)
+
+# Litestar's HTTP errors: slug, title, and the detail used when Litestar gave only the status phrase.
+_HTTP_PROBLEMS: Final[dict[int, tuple[str, str, str]]] = {
+    400: ("invalid-request", "The request could not be read", "The request could not be read."),
+    401: ("unauthorized", "API key required", "Send 'Authorization: Bearer <key>'."),
+    403: ("forbidden", "Not allowed for this API key", "This API key may not do that."),
+    404: ("not-found", "Not found", "There is nothing at this path."),
+    405: ("method-not-allowed", "Method not allowed", "This path does not take this method; see Allow."),
+    413: ("request-too-large", "Request body too large", f"The body is larger than {MAX_BODY_BYTES} bytes."),
+}
+
+
+def _lookup(exc: HealthmonError) -> tuple[type[HealthmonError], Problem]:
+    for cls in type(exc).__mro__:
+        if cls in PROBLEMS:
+            return cls, PROBLEMS[cls]
+    return HealthmonError, INTERNAL_ERROR  # pragma: no cover - HealthmonError itself is in the table
+
+
+def _field_errors(problems: list[tuple[str, str]]) -> dict[str, Any]:
+    return {"errors": [{"field": field, "message": message} for field, message in problems]}
+
+
+def to_problem(exc: HealthmonError) -> ProblemDetailsException:
+    """The problem for a healthmon error: its table row, its message when safe, its field list."""
+    cls, problem = _lookup(exc)
+    headers: dict[str, str] | None = None
+    extra: dict[str, Any] | None = None
+    if cls in _SHOWN_MESSAGE:
+        detail = str(exc)
+    elif problem.status == HTTPStatus.SERVICE_UNAVAILABLE:
+        logger.warning("answering 503: %s", exc)
+        detail = str(exc) if isinstance(exc, NotReady) else _UNAVAILABLE_DETAIL
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    else:
+        logger.error("answering 500 for %s", type(exc).__name__, exc_info=exc)
+        detail = _HIDDEN_DETAIL
+    if isinstance(exc, InvalidField):
+        extra = _field_errors([(p.field, p.rule) for p in exc.problems])
+    return _problem(problem, detail, headers=headers, extra=extra)
+
+
+def http_exception_to_problem(exc: HTTPException) -> ProblemDetailsException:
+    """The problem for one of Litestar's HTTP errors; a 5xx never shows its detail."""
+    status = HTTPStatus(exc.status_code)
+    if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        logger.error("answering %s for %s", int(status), type(exc).__name__, exc_info=exc)
+        return _problem(
+            Problem(int(status), "internal-error", status.phrase), _HIDDEN_DETAIL, headers=exc.headers
+        )
+    slug, title, detail = _HTTP_PROBLEMS.get(
+        status, (status.phrase.lower().replace(" ", "-"), status.phrase, status.phrase)
+    )
+    if exc.detail != status.phrase:
+        detail = exc.detail
+    extra = None
+    if isinstance(exc.extra, list):
+        # Litestar's validation errors: [{"message": ..., "key": ..., "source": ...}, ...]; its
+        # detail names only the URL, so the detail is rebuilt from the fields.
+        fields = [
+            (
+                str(item.get("key") or item.get("source") or "request"),
+                str(item.get("message", "")).replace("`", ""),
+            )
+            for item in exc.extra
+            if isinstance(item, dict)
+        ]
+        extra = _field_errors(fields)
+        detail = (
+            "The request could not be read: "
+            + "; ".join(f"{field}: {message}" for field, message in fields)
+            + "."
+        )
+    return _problem(Problem(int(status), slug, title), detail, headers=exc.headers, extra=extra)
+
+
+def unexpected_to_problem(exc: Exception) -> ProblemDetailsException:
+    """A bug: a 500 that reveals nothing; the traceback goes to the log."""
+    logger.error("unexpected error while answering a request", exc_info=exc)
+    return _problem(INTERNAL_ERROR, _HIDDEN_DETAIL)
+
+
+def _problem(
+    problem: Problem,
+    detail: str,
+    *,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> ProblemDetailsException:
+    return ProblemDetailsException(
+        type_=f"/problems/{problem.slug}",
+        title=problem.title,
+        status_code=problem.status,
+        detail=detail,
+        headers=headers,
+        extra=extra,
+    )
+
+
+PROBLEM_DETAILS: Final = ProblemDetailsConfig(
+    enable_for_all_http_exceptions=True,
+    exception_to_problem_detail_map={
+        HealthmonError: to_problem,
+        # Replaces the plugin's own HTTPException conversion, which leaves out `type` and `detail`.
+        HTTPException: http_exception_to_problem,
+        # The most general entry: handlers are picked by the exception's MRO, so this one only
+        # catches what no entry above names.
+        Exception: unexpected_to_problem,
+    },
+)

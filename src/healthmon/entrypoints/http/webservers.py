@@ -1,0 +1,257 @@
+"""The /webservers resource: register, list, read, change, replace and remove webservers; read requests.
+
+Handlers are plain functions run on worker threads (sync_to_thread=True), so each unit of work opens
+and closes its session on one thread. They translate between HTTP and the use cases and hold no
+rules of their own: every error is raised by the domain or the use cases and turned into a problem
+by problems.py.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Final
+
+from litestar import Controller, Response, delete, get, patch, post, put
+from litestar.datastructures import ResponseHeader
+from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
+from litestar.openapi.spec import Example
+from litestar.params import BodyKwarg, PathParameter, QueryParameter
+
+from healthmon.application.use_cases import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    GetWebserver,
+    ListProbeHistory,
+    ListWebservers,
+    RegisterWebserver,
+    RemoveWebserver,
+    UpdateWebserver,
+)
+from healthmon.domain.errors import WebserverNotFound
+from healthmon.domain.health import HealthState
+from healthmon.domain.webserver import WebserverId
+from healthmon.entrypoints.http.cursors import (
+    MAX_WEBSERVER_ID,
+    decode_history_cursor,
+    decode_list_cursor,
+    encode_history_cursor,
+    encode_list_cursor,
+)
+from healthmon.entrypoints.http.schemas import (
+    RequestOut,
+    RequestPageOut,
+    WebserverDetailsOut,
+    WebserverIn,
+    WebserverOut,
+    WebserverPageOut,
+    WebserverPatch,
+    instant,
+    problem_responses,
+    strict_body,
+)
+
+# Errors any /webservers operation may meet: a bad parameter, a missing key, a bug, an unreachable
+# database. 400 is listed even where only a body could cause it, because Litestar otherwise
+# documents its own (non-problem) 400. Writes may also meet a read-only key (403).
+_READ: Final = (400, 401, 500, 503)
+_WRITE: Final = (*_READ, 403)
+
+# The bodies reject unknown fields (forbid_unknown_fields); say so in the schema, which Litestar does not.
+NewWebserverBody = Annotated[
+    WebserverIn,
+    BodyKwarg(media_type=RequestEncodingType.JSON, schema_extra={"additionalProperties": False}),
+]
+WebserverPatchBody = Annotated[
+    WebserverPatch,
+    BodyKwarg(media_type=RequestEncodingType.JSON, schema_extra={"additionalProperties": False}),
+]
+WebserverIdPath = Annotated[
+    int,
+    PathParameter(
+        description="The webserver's id, a positive integer; any other number is a 404.",
+        schema_extra={"minimum": 1, "maximum": MAX_WEBSERVER_ID},
+        examples=[Example(summary="The first webserver registered", value=1)],
+    ),
+]
+Limit = Annotated[
+    int,
+    QueryParameter(
+        description=f"How many items a page holds, from 1 to {MAX_PAGE_SIZE}.",
+        schema_extra={"minimum": 1, "maximum": MAX_PAGE_SIZE},
+    ),
+]
+Cursor = Annotated[
+    str | None,
+    QueryParameter(description="The `next_cursor` of the previous page; leave out for the first page."),
+]
+# Times arrive as strings and are parsed strictly (schemas.instant): Litestar's lenient conversion
+# would also take a number as a Unix timestamp, which the schema does not allow.
+Since = Annotated[
+    str | None,
+    QueryParameter(
+        description="Only requests started at or after this time: RFC 3339 / ISO 8601 with a timezone "
+        "(`Z`, or `+00:00` written as `%2B00:00`).",
+        schema_extra={"format": "date-time"},
+    ),
+]
+Until = Annotated[
+    str | None,
+    QueryParameter(
+        description="Only requests started before this time: RFC 3339 / ISO 8601 with a timezone.",
+        schema_extra={"format": "date-time"},
+    ),
+]
+HealthFilter = Annotated[
+    HealthState | None,
+    QueryParameter(description="Only webservers currently in this state."),
+]
+
+
+def _webserver_id(value: int) -> WebserverId:
+    # No webserver has an id outside the database's positive 32-bit range, so those are 404s
+    # here rather than an overflow in the driver.
+    if not 1 <= value <= MAX_WEBSERVER_ID:
+        raise WebserverNotFound(value)
+    return WebserverId(value)
+
+
+class WebserverController(Controller):
+    """Webservers and their requests (probe history)."""
+
+    path = "/webservers"
+    tags = ["webservers"]  # noqa: RUF012 - Litestar reads this class attribute
+
+    @post(
+        sync_to_thread=True,
+        summary="Register a webserver",
+        before_request=strict_body(WebserverIn),
+        response_headers=[
+            ResponseHeader(
+                name="Location",
+                description="The new webserver's URL.",
+                documentation_only=True,
+                required=True,
+            )
+        ],
+        responses=problem_responses(409, 413, 422, *_WRITE),
+    )
+    def create(
+        self, data: NewWebserverBody, register_webserver: NamedDependency[RegisterWebserver]
+    ) -> Response[WebserverOut]:
+        """Start watching a webserver; its health starts as unknown."""
+        webserver = register_webserver.execute(data.to_settings())
+        return Response(
+            WebserverOut.from_domain(webserver),
+            status_code=201,
+            headers={"Location": f"{self.path}/{webserver.id}"},
+        )
+
+    @get(
+        sync_to_thread=True,
+        summary="List webservers with their current health",
+        responses=problem_responses(422, *_READ),
+    )
+    def list(
+        self,
+        *,
+        list_webservers: NamedDependency[ListWebservers],
+        health: HealthFilter = None,
+        limit: Limit = DEFAULT_PAGE_SIZE,
+        cursor: Cursor = None,
+    ) -> WebserverPageOut:
+        """Webservers in id order, one page at a time."""
+        after = None if cursor is None else decode_list_cursor(cursor)
+        page = list_webservers.execute(health=health, after=after, limit=limit)
+        return WebserverPageOut(
+            items=[WebserverOut.from_domain(webserver) for webserver in page.items],
+            next_cursor=None if page.next_cursor is None else encode_list_cursor(page.next_cursor),
+        )
+
+    @get(
+        "/{webserver_id:int}",
+        sync_to_thread=True,
+        summary="Read a webserver with its last 10 requests",
+        responses=problem_responses(404, *_READ),
+    )
+    def read(
+        self, webserver_id: WebserverIdPath, get_webserver: NamedDependency[GetWebserver]
+    ) -> WebserverDetailsOut:
+        """The webserver's settings, current health and last 10 requests, newest first."""
+        return WebserverDetailsOut.from_details(get_webserver.execute(_webserver_id(webserver_id)))
+
+    @patch(
+        "/{webserver_id:int}",
+        sync_to_thread=True,
+        summary="Change some settings of a webserver",
+        before_request=strict_body(WebserverPatch),
+        responses=problem_responses(404, 409, 413, 422, *_WRITE),
+    )
+    def update(
+        self,
+        webserver_id: WebserverIdPath,
+        data: WebserverPatchBody,
+        update_webserver: NamedDependency[UpdateWebserver],
+    ) -> WebserverOut:
+        """Fields given replace the current ones; a new URL resets health to unknown."""
+        webserver = update_webserver.execute(_webserver_id(webserver_id), data.to_changes())
+        return WebserverOut.from_domain(webserver)
+
+    @put(
+        "/{webserver_id:int}",
+        sync_to_thread=True,
+        summary="Replace a webserver's settings",
+        before_request=strict_body(WebserverIn),
+        responses=problem_responses(404, 409, 413, 422, *_WRITE),
+    )
+    def replace(
+        self,
+        webserver_id: WebserverIdPath,
+        data: NewWebserverBody,
+        update_webserver: NamedDependency[UpdateWebserver],
+    ) -> WebserverOut:
+        """All settings at once: optional fields left out go back to their defaults."""
+        changes = data.to_replacement()
+        webserver = update_webserver.execute(_webserver_id(webserver_id), changes)
+        return WebserverOut.from_domain(webserver)
+
+    @delete(
+        "/{webserver_id:int}",
+        sync_to_thread=True,
+        summary="Remove a webserver and its history",
+        responses=problem_responses(404, *_WRITE),
+    )
+    def remove(
+        self, webserver_id: WebserverIdPath, remove_webserver: NamedDependency[RemoveWebserver]
+    ) -> None:
+        """Stop watching the webserver and delete every request it had."""
+        remove_webserver.execute(_webserver_id(webserver_id))
+
+    @get(
+        "/{webserver_id:int}/requests",
+        sync_to_thread=True,
+        summary="List a webserver's requests, newest first",
+        responses=problem_responses(404, 422, *_READ),
+    )
+    def requests(
+        self,
+        *,
+        webserver_id: WebserverIdPath,
+        list_probe_history: NamedDependency[ListProbeHistory],
+        limit: Limit = DEFAULT_PAGE_SIZE,
+        cursor: Cursor = None,
+        since: Since = None,
+        until: Until = None,
+    ) -> RequestPageOut:
+        """The webserver's requests, newest first, optionally within since <= started_at < until."""
+        before = None if cursor is None else decode_history_cursor(cursor)
+        page = list_probe_history.execute(
+            _webserver_id(webserver_id),
+            before=before,
+            since=instant("since", since),
+            until=instant("until", until),
+            limit=limit,
+        )
+        return RequestPageOut(
+            items=[RequestOut.from_domain(probe) for probe in page.items],
+            next_cursor=None if page.next_cursor is None else encode_history_cursor(page.next_cursor),
+        )

@@ -1,0 +1,43 @@
+"""The worker process: monitor every webserver until SIGTERM or SIGINT, then stop gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from healthmon.application.monitoring import MonitorStats, MonitorWebservers
+from healthmon.container import Container
+
+logger = logging.getLogger(__name__)
+
+
+async def run_monitor(container: Container, stop: asyncio.Event) -> MonitorStats:
+    """Run the container's monitor until `stop` is set; resources must already be initialised."""
+    # Awaited: the monitor depends on the prober, which depends on an async resource (the ClientSession).
+    monitor: MonitorWebservers = await container.monitor()  # type: ignore[misc]
+    return await monitor.run(stop)
+
+
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """Set `stop` on the first SIGTERM or SIGINT; a second one is handled the same way (idempotent)."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, _request_stop, stop, signum)
+
+
+def _request_stop(stop: asyncio.Event, signum: int) -> None:
+    if not stop.is_set():
+        logger.info("%s received: finishing in-flight probes, then stopping", signal.Signals(signum).name)
+    stop.set()
+
+
+async def serve_worker(container: Container) -> MonitorStats:
+    """The `healthmon worker` process: init resources, monitor until a signal, shut resources down."""
+    stop = asyncio.Event()
+    stop_on_signals(stop)
+    await container.init_resources()  # type: ignore[misc]
+    try:
+        return await run_monitor(container, stop)
+    finally:
+        await container.shutdown_resources()  # type: ignore[misc]

@@ -1,0 +1,78 @@
+"""How create_app assembles the app: container providers as dependencies, its thread pool, OPTIONS answers."""
+
+from __future__ import annotations
+
+import threading
+
+from dependency_injector import providers
+
+from healthmon.adapters.memory import InMemoryUnitOfWork
+from healthmon.application.use_cases import DEFAULT_PAGE_SIZE, ListWebservers, Page
+from healthmon.container import Container
+from healthmon.domain.health import HealthState
+from healthmon.domain.webserver import Webserver, WebserverId
+from healthmon.entrypoints.http import HTTP_USE_CASES
+from tests.integration.http.conftest import Client, ClientFactory
+
+
+class ThreadRecordingListWebservers(ListWebservers):
+    """The use case, noting the thread each call runs on."""
+
+    threads: list[str]
+
+    def execute(
+        self,
+        *,
+        health: HealthState | None = None,
+        after: WebserverId | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+    ) -> Page[Webserver, WebserverId]:
+        self.threads.append(threading.current_thread().name)
+        return super().execute(health=health, after=after, limit=limit)
+
+
+def test_every_http_use_case_is_a_container_provider() -> None:
+    assert all(isinstance(getattr(Container, name), providers.Factory) for name in HTTP_USE_CASES)
+
+
+def test_handlers_get_a_fresh_use_case_from_the_container_each_request(
+    make_client: ClientFactory, container: Container
+) -> None:
+    built: list[ListWebservers] = []
+
+    def build() -> ListWebservers:
+        built.append(ListWebservers(container.uow()))
+        return built[-1]
+
+    container.list_webservers.override(providers.Factory(build))
+    client = make_client(container)
+    for _ in range(2):
+        assert client.get("/webservers").status_code == 200
+    assert len(built) == 2
+    assert built[0] is not built[1]
+
+
+def test_sync_handlers_run_on_the_apps_own_pool_of_http_threads(
+    make_client: ClientFactory, container: Container
+) -> None:
+    use_case = ThreadRecordingListWebservers(InMemoryUnitOfWork())
+    use_case.threads = []
+    container.list_webservers.override(providers.Object(use_case))
+    client = make_client(container)
+    assert client.get("/webservers").status_code == 200
+    assert use_case.threads
+    assert use_case.threads[0].startswith("healthmon-http")
+    assert use_case.threads[0] != threading.current_thread().name
+
+
+def test_options_lists_every_method_of_the_path(client: Client) -> None:
+    expected = {
+        "/webservers": {"GET", "POST", "OPTIONS"},
+        "/webservers/1": {"GET", "PATCH", "PUT", "DELETE", "OPTIONS"},
+        "/webservers/1/requests": {"GET", "OPTIONS"},
+        "/healthz": {"GET", "OPTIONS"},
+    }
+    for path, methods in expected.items():
+        response = client.options(path)
+        assert response.status_code == 204
+        assert {method.strip() for method in response.headers["allow"].split(",")} == methods, path
