@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 .PHONY: run check install lint test clean
 
 run: install
-	$(BIN)/python examples/embedded_monitor.py
+	$(BIN)/healthmon serve
 
 check: install lint test
 

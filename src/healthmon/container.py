@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from healthmon.adapters.aiohttp_prober import AiohttpProber, open_client_session
 from healthmon.adapters.sqlalchemy.engine import create_database_engine, create_session_factory
+from healthmon.adapters.sqlalchemy.migrations import prepare_database, upgrade_database
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from healthmon.adapters.system_clock import SystemClock
 from healthmon.application.monitoring import MonitorSettings, MonitorWebservers
@@ -44,6 +45,9 @@ class Container(containers.DeclarativeContainer):
         # Every HTTP worker thread may hold a connection, and the worker needs one to read and one to write.
         pool_size=providers.Callable(lambda threads: threads + 2, settings.provided.http_threads),
     )
+    # Run once at start: SQLite migrates itself; PostgreSQL must be reachable and current.
+    prepare_database = providers.Callable(prepare_database, settings.provided.database_url)
+    upgrade_database = providers.Callable(upgrade_database, settings.provided.database_url)
     session_factory = providers.Singleton(create_session_factory, engine)
     uow = providers.Factory(SqlAlchemyUnitOfWork, session_factory=session_factory)
     clock = providers.Singleton(SystemClock)

@@ -14,11 +14,19 @@ from typing import Final
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL
 
-from healthmon.adapters.sqlalchemy.engine import WRITE_INTENT, create_database_engine
+from healthmon.adapters.sqlalchemy.engine import (
+    WRITE_INTENT,
+    check_database,
+    create_database_engine,
+    masked_url,
+)
 from healthmon.adapters.sqlalchemy.errors import translated_errors
+from healthmon.application.errors import StorageRejected
 
 REPOSITORY_ROOT: Final = Path(__file__).resolve().parents[4]
 MIGRATIONS_DIRECTORY: Final = REPOSITORY_ROOT / "alembic"
@@ -55,10 +63,43 @@ def upgrade_database(url: str | URL, revision: str = "head") -> None:
     """
     engine = migration_engine(url)
     try:
+        # Fail with the URL and the cause before Alembic starts, so the message names both.
+        check_database(engine)
         with translated_errors(), engine.execution_options(**{WRITE_INTENT: True}).begin() as connection:
             command.upgrade(alembic_config(connection), revision)
     finally:
         engine.dispose()
 
 
-__all__ = ["MIGRATIONS_DIRECTORY", "alembic_config", "migration_engine", "upgrade_database"]
+def prepare_database(url: str | URL) -> None:
+    """Make the database ready at start: SQLite migrates itself, PostgreSQL must already be current.
+
+    The embedded SQLite default needs no set-up step. A PostgreSQL database is shared by several
+    processes, so its schema changes only by `healthmon db upgrade`; an outdated one raises
+    StorageRejected saying so. An unreachable database raises StorageUnavailable naming the URL.
+    """
+    engine = migration_engine(url)
+    try:
+        if engine.dialect.name == "sqlite":
+            upgrade_database(url)
+            return
+        check_database(engine)
+        with translated_errors(), engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        if current != head:
+            raise StorageRejected(
+                f"the schema of {masked_url(engine.url)} is at revision {current or 'none'}, "
+                f"healthmon needs {head}; run `healthmon db upgrade` first"
+            )
+    finally:
+        engine.dispose()
+
+
+__all__ = [
+    "MIGRATIONS_DIRECTORY",
+    "alembic_config",
+    "migration_engine",
+    "prepare_database",
+    "upgrade_database",
+]

@@ -1,0 +1,66 @@
+"""The `healthmon serve` process: the HTTP API and, unless told otherwise, the worker, in one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+
+import uvicorn
+
+from healthmon.application.monitoring import MonitorWebservers
+from healthmon.container import Container
+from healthmon.entrypoints.http import create_app
+
+logger = logging.getLogger(__name__)
+
+# /readyz reports the worker dead when its scheduling loop has not turned for this long.
+WORKER_STALL_SECONDS = 10.0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: this process stops the API and the worker together."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve(container: Container, *, host: str, port: int, with_worker: bool) -> None:
+    """Serve until SIGTERM or SIGINT; then stop taking requests, stop the worker gracefully, clean up."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    await container.init_resources()  # type: ignore[misc]
+    try:
+        worker: asyncio.Task[object] | None = None
+        monitor: MonitorWebservers | None = None
+        if with_worker:
+            monitor = await container.monitor()  # type: ignore[misc]
+            worker = asyncio.create_task(monitor.run(stop), name="healthmon-worker")
+
+        def worker_alive() -> bool:
+            if worker is None or monitor is None or worker.done():
+                return False
+            return loop.time() - monitor.stats.heartbeat < WORKER_STALL_SECONDS
+
+        app = create_app(
+            container, worker_alive=worker_alive if with_worker else None, manage_resources=False
+        )
+        server = _Server(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False))
+
+        def request_stop(signum: int) -> None:
+            if not stop.is_set():
+                logger.info("%s received: stopping the API and the worker", signal.Signals(signum).name)
+            stop.set()
+            server.should_exit = True
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, request_stop, signum)
+        await server.serve()
+        stop.set()
+        if worker is not None:
+            await worker
+    finally:
+        await container.shutdown_resources()  # type: ignore[misc]
