@@ -11,6 +11,7 @@ from healthmon.adapters.aiohttp_prober import AiohttpProber, open_client_session
 from healthmon.adapters.sqlalchemy.engine import create_database_engine, create_session_factory
 from healthmon.adapters.sqlalchemy.migrations import prepare_database, upgrade_database
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from healthmon.adapters.sqlalchemy.worker_lock import single_worker_lock
 from healthmon.adapters.system_clock import SystemClock
 from healthmon.application.monitoring import MonitorSettings, MonitorWebservers
 from healthmon.application.use_cases import (
@@ -76,6 +77,8 @@ class Container(containers.DeclarativeContainer):
         shutdown_grace_seconds=settings.provided.shutdown_grace_seconds,
         summary_seconds=settings.provided.summary_seconds,
     )
+    # Entered by whichever process runs the worker, for as long as it runs.
+    worker_lock = providers.Factory(single_worker_lock, engine)
     monitor = providers.Singleton(
         MonitorWebservers,
         uow=uow,

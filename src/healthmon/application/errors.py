@@ -26,3 +26,11 @@ class DatabaseConfigurationError(HealthmonError):
         self.url = url
         self.reason = reason
         super().__init__(f"Cannot use the database URL {url}: {reason}")
+
+
+class AnotherWorkerRunning(HealthmonError):
+    """A worker already runs on this database, and this store allows only one."""
+
+    def __init__(self, database: str, detail: str) -> None:
+        self.database = database
+        super().__init__(f"Another healthmon worker already runs on {database}: {detail}")

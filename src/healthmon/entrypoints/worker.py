@@ -38,6 +38,7 @@ async def serve_worker(container: Container) -> MonitorStats:
     stop_on_signals(stop)
     await container.init_resources()  # type: ignore[misc]
     try:
-        return await run_monitor(container, stop)
+        with container.worker_lock():
+            return await run_monitor(container, stop)
     finally:
         await container.shutdown_resources()  # type: ignore[misc]
