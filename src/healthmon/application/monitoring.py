@@ -33,7 +33,8 @@ class MonitorSettings:
     shutdown_grace_seconds: float = 10.0
     summary_seconds: float = 60.0
     retry_initial_seconds: float = 0.5
-    retry_max_seconds: float = 30.0
+    # Short enough that results queued during an outage appear within seconds of the recovery.
+    retry_max_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         for name in ("max_concurrency", "batch_size", "buffer_limit"):

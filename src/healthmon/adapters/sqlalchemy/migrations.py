@@ -9,6 +9,9 @@ exist and alembic_config() says so.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
@@ -71,6 +74,18 @@ def upgrade_database(url: str | URL, revision: str = "head") -> None:
         engine.dispose()
 
 
+@contextlib.contextmanager
+def _quiet_alembic() -> Iterator[None]:
+    # Reading the revision makes Alembic log two INFO lines about its dialect on every start.
+    migration_logger = logging.getLogger("alembic.runtime.migration")
+    level = migration_logger.level
+    migration_logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        migration_logger.setLevel(level)
+
+
 def prepare_database(url: str | URL) -> None:
     """Make the database ready at start: SQLite migrates itself, PostgreSQL must already be current.
 
@@ -84,7 +99,7 @@ def prepare_database(url: str | URL) -> None:
             upgrade_database(url)
             return
         check_database(engine)
-        with translated_errors(), engine.connect() as connection:
+        with translated_errors(), engine.connect() as connection, _quiet_alembic():
             current = MigrationContext.configure(connection).get_current_revision()
         head = ScriptDirectory.from_config(alembic_config()).get_current_head()
         if current != head:
