@@ -148,6 +148,43 @@ class Webserver:
     health_changed_at: datetime | None = None
     last_checked_at: datetime | None = None
 
+    @classmethod
+    def restore(  # noqa: PLR0917  (positional in field order, as the constructor takes them)
+        cls,
+        id: WebserverId,
+        settings: WebserverSettings,
+        created_at: datetime,
+        updated_at: datetime,
+        health: HealthStateMachine,
+        health_changed_at: datetime | None,
+        last_checked_at: datetime | None,
+    ) -> Webserver:
+        """The Webserver the constructor makes from these values, in half the time, for bulk reads.
+
+        A frozen dataclass's __init__ sets each field through object.__setattr__, and reading
+        10,000 webservers back from storage does that 70,000 times; this sets the slots directly.
+        The constructor checks nothing, so neither does this; should Webserver ever gain a
+        __post_init__, give this the same checks.
+        """
+        webserver = object.__new__(cls)
+        (
+            set_id,
+            set_settings,
+            set_created_at,
+            set_updated_at,
+            set_health,
+            set_health_changed_at,
+            set_last_checked_at,
+        ) = _WEBSERVER_SLOT_SETTERS
+        set_id(webserver, id)
+        set_settings(webserver, settings)
+        set_created_at(webserver, created_at)
+        set_updated_at(webserver, updated_at)
+        set_health(webserver, health)
+        set_health_changed_at(webserver, health_changed_at)
+        set_last_checked_at(webserver, last_checked_at)
+        return webserver
+
     @property
     def state(self) -> HealthState:
         """The current health state."""
@@ -182,3 +219,10 @@ class Webserver:
             last_checked_at=checked,
         )
         return updated, transition
+
+
+# What Webserver.restore writes with: one slot per field, in field order. Adding a field makes
+# the unpacking there fail at once, rather than leave the new slot unset.
+_WEBSERVER_SLOT_SETTERS = tuple(
+    vars(Webserver)[field.name].__set__ for field in dataclasses.fields(Webserver)
+)

@@ -350,3 +350,41 @@ def test_locked_read_modify_write_from_two_threads_loses_no_update(uow_factory: 
         final = uow.webservers.get(webserver.id)
     assert final is not None
     assert final.health.consecutive_successes == 2 * rounds
+
+
+AWKWARD_TEXTS = [
+    'quote " and backslash \\ here',
+    "braces {a,b} and commas, NULL",
+    "NULL",
+    "",
+    "unicode: façade ✓ 健康",
+    "trailing space ",
+]
+
+
+@pytest.mark.parametrize("text", AWKWARD_TEXTS)
+def test_awkward_text_round_trips_in_names_and_error_messages(uow_factory: UowFactory, text: str) -> None:
+    name = f"n {text}".strip() or "n"
+    webserver = add(uow_factory, name="plain", url="http://awkward.test/?q=%22{a,b}%5C")
+    with uow_factory() as uow:
+        locked = uow.webservers.get(webserver.id, lock=True)
+        assert locked is not None
+        # A locked row saved with an unchanged URL takes the batched path on PostgreSQL.
+        uow.webservers.save(locked.reconfigure(WebserverChanges(name=name), EPOCH))
+        uow.commit()
+    failure = ProbeResult.failure(
+        webserver.id,
+        started_at=EPOCH,
+        latency_ms=float("1e-300"),
+        kind=ErrorKind.INVALID_RESPONSE,
+        message=text,
+    )
+    with uow_factory() as uow:
+        uow.probe_results.add_many([failure, succeeded(webserver.id, EPOCH + timedelta(seconds=1))])
+        uow.commit()
+    with uow_factory() as uow:
+        stored = uow.webservers.get_many([webserver.id], lock=True)[webserver.id]
+        history = uow.probe_results.history(webserver.id, limit=10)
+    assert stored.settings.name == name
+    assert stored.settings.url == webserver.settings.url
+    assert history[-1].result == failure

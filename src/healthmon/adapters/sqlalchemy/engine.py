@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, create_engine, event, literal, select
@@ -84,8 +85,12 @@ def create_database_engine(
     parsed = database_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, pool_size=pool_size, foreign_keys=sqlite_foreign_keys)
-    return create_engine(
-        parsed,
+    return _postgres_engine(parsed, pool_size=pool_size)
+
+
+def _postgres_engine(url: URL, *, pool_size: int) -> Engine:
+    engine = create_engine(
+        url,
         pool_size=pool_size,
         # Never open more connections than planned: PostgreSQL's own limit is shared by every process.
         max_overflow=0,
@@ -93,10 +98,35 @@ def create_database_engine(
         connect_args={
             "connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS,
             "application_name": "healthmon",
-            # Timestamps then come back as UTC datetimes with no conversion (see UtcDateTime).
-            "options": "-c timezone=UTC",
+            # Timestamps then come back as UTC datetimes with no conversion (see UtcDateTime), and
+            # in the ISO form the fast reader below expects.
+            "options": "-c timezone=UTC -c datestyle=ISO",
         },
     )
+    extensions = engine.dialect.loaded_dbapi.extensions  # psycopg2.extensions, which has no type stubs
+    standard = extensions.PYDATETIMETZ
+
+    def timestamptz(text: str | None, cursor: Any) -> datetime | None:
+        if text is None:
+            return None
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:  # "infinity", BC dates: psycopg2 decides, as it would have anyway
+            return standard(text, cursor)  # type: ignore[no-any-return]
+
+    # psycopg2's own reader calls back into Python for a new tzinfo per value; fromisoformat
+    # parses "2025-01-01 12:00:00.000001+00" in C and returns the shared UTC. Listing 10,000
+    # webservers reads 40,000 timestamps: about 16 ms that way, 10 ms this way (on 2 cores).
+    # Epoch numbers measured slower still (date_part + fromtimestamp() 18 ms, microseconds as
+    # int8 22 ms): the server formats them no faster, and Python builds the datetime instead of C.
+    fast_timestamptz = extensions.new_type(standard.values, "HEALTHMON_TIMESTAMPTZ", timestamptz)
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Per connection, not psycopg2-wide: other code in the process keeps the standard reader.
+        extensions.register_type(fast_timestamptz, dbapi_connection)
+
+    return engine
 
 
 def _sqlite_engine(url: URL, *, pool_size: int, foreign_keys: bool) -> Engine:
