@@ -22,7 +22,6 @@ import multiprocessing
 import os
 import platform
 import resource
-import secrets
 import socket
 import tempfile
 import time
@@ -33,7 +32,6 @@ from pathlib import Path
 
 import aiohttp
 from sqlalchemy import select
-from sqlalchemy.engine import URL
 
 from healthmon.adapters.sqlalchemy.engine import create_database_engine, database_url
 from healthmon.adapters.sqlalchemy.migrations import upgrade_database
@@ -44,7 +42,14 @@ from healthmon.container import build_container
 from healthmon.domain.webserver import WebserverId, WebserverSettings
 from healthmon.settings import Settings
 
-DEFAULT_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+try:
+    from benchmarks.storage_benchmark import DEFAULT_ADMIN_URL, scratch_database
+except ModuleNotFoundError:  # python benchmarks/worker_benchmark.py: this directory is on sys.path
+    from storage_benchmark import (  # type: ignore[import-not-found, no-redef]
+        DEFAULT_ADMIN_URL,
+        scratch_database,
+    )
+
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
 
 
@@ -91,7 +96,7 @@ def target_process() -> Iterator[int]:
 
 
 @contextlib.contextmanager
-def scratch_database(kind: str) -> Iterator[str]:
+def migrated_database(kind: str) -> Iterator[str]:
     """A migrated, empty database URL: a temporary SQLite file or a scratch PostgreSQL database."""
     if kind == "sqlite":
         with tempfile.TemporaryDirectory() as directory:
@@ -99,19 +104,11 @@ def scratch_database(kind: str) -> Iterator[str]:
             upgrade_database(url)
             yield url
         return
-    admin_url: URL = database_url(os.environ.get("HEALTHMON_TEST_POSTGRES_URL", DEFAULT_ADMIN_URL))
-    name = f"healthmon_worker_bench_{os.getpid()}_{secrets.token_hex(3)}"
-    engine = create_database_engine(admin_url, pool_size=1).execution_options(isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        url = admin_url.set(database=name).render_as_string(hide_password=False)
+    admin_url = database_url(os.environ.get("HEALTHMON_TEST_POSTGRES_URL", DEFAULT_ADMIN_URL))
+    with scratch_database(admin_url, keep=False) as scratch:
+        url = scratch.render_as_string(hide_password=False)
         upgrade_database(url)
         yield url
-    finally:
-        with engine.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        engine.engine.dispose()
 
 
 def usage() -> tuple[float, float]:
@@ -244,7 +241,7 @@ def main() -> None:
         f"on {arguments.database}; target: {arguments.servers / arguments.interval:.0f} probes/s"
     )
     with target_process() as port:
-        with scratch_database(arguments.database) as url:
+        with migrated_database(arguments.database) as url:
             worker = asyncio.run(
                 run_worker(url, port, arguments.servers, arguments.interval, arguments.duration)
             )
