@@ -11,13 +11,14 @@ from healthmon.adapters.aiohttp_prober import AiohttpProber, open_client_session
 from healthmon.adapters.sqlalchemy.engine import create_database_engine, create_session_factory
 from healthmon.adapters.sqlalchemy.migrations import prepare_database, upgrade_database
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
-from healthmon.adapters.sqlalchemy.worker_lock import single_worker_lock
+from healthmon.adapters.sqlalchemy.worker_lock import sqlite_worker_lock
 from healthmon.adapters.system_clock import SystemClock
 from healthmon.application.monitoring import MonitorSettings, MonitorWebservers
 from healthmon.application.use_cases import (
     GetWebserver,
     ListProbeHistory,
     ListWebservers,
+    ListWorkers,
     RecordProbeResults,
     RegisterWebserver,
     RemoveWebserver,
@@ -60,6 +61,7 @@ class Container(containers.DeclarativeContainer):
     list_webservers = providers.Factory(ListWebservers, uow=uow)
     list_probe_history = providers.Factory(ListProbeHistory, uow=uow)
     record_probe_results = providers.Factory(RecordProbeResults, uow=uow)
+    list_workers = providers.Factory(ListWorkers, uow=uow, lease_seconds=settings.provided.lease_seconds)
 
     client_session = providers.Resource(
         open_client_session,
@@ -76,15 +78,17 @@ class Container(containers.DeclarativeContainer):
         buffer_limit=settings.provided.buffer_limit,
         shutdown_grace_seconds=settings.provided.shutdown_grace_seconds,
         summary_seconds=settings.provided.summary_seconds,
+        lease_seconds=settings.provided.lease_seconds,
     )
     # Entered by whichever process runs the worker, for as long as it runs.
-    worker_lock = providers.Factory(single_worker_lock, engine)
+    worker_lock = providers.Factory(sqlite_worker_lock, engine)
     monitor = providers.Singleton(
         MonitorWebservers,
         uow=uow,
         prober=prober,
         record=record_probe_results,
         settings=monitor_settings,
+        clock=clock,
     )
 
 

@@ -34,6 +34,7 @@ class Settings:
     shutdown_grace_seconds: float = 10.0
     summary_seconds: float = 60.0
     refresh_seconds: float = 1.0
+    lease_seconds: float = 6.0
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
 
@@ -72,6 +73,7 @@ class Settings:
                 ("flush_seconds", 0.01),
                 ("summary_seconds", 0.01),
                 ("refresh_seconds", 0.01),
+                ("lease_seconds", 0.1),
                 ("shutdown_grace_seconds", 0),
             )
             if getattr(self, name) < low
@@ -127,6 +129,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "shutdown_grace_seconds": _number,
     "summary_seconds": _number,
     "refresh_seconds": _number,
+    "lease_seconds": _number,
     "log_format": lambda text: text.lower(),
     "log_level": lambda text: text.upper(),
 }

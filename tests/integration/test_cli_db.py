@@ -38,8 +38,8 @@ def test_db_upgrade_creates_the_schema_and_can_run_again(
     engine = create_database_engine(url)
     try:
         with engine.connect() as connection:
-            assert {"webservers", "requests"} <= set(inspect(connection).get_table_names())
-            assert MigrationContext.configure(connection).get_current_revision() == "0001"
+            assert {"webservers", "requests", "workers"} <= set(inspect(connection).get_table_names())
+            assert MigrationContext.configure(connection).get_current_revision() == "0002"
     finally:
         engine.dispose()
 

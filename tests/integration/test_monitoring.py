@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from types import TracebackType
@@ -175,15 +177,7 @@ async def test_past_the_buffer_bound_the_oldest_results_are_dropped_and_logged(
 ) -> None:
     harness.register(1, interval_seconds=1)
     harness.register(2, interval_seconds=1)
-    small = MonitorSettings(
-        refresh_seconds=0.1,
-        flush_seconds=0.05,
-        summary_seconds=3600,
-        shutdown_grace_seconds=0.2,
-        buffer_limit=2,
-        retry_initial_seconds=0.05,
-        retry_max_seconds=0.1,
-    )
+    small = dataclasses.replace(FAST, shutdown_grace_seconds=0.2, buffer_limit=2)
     with caplog.at_level(logging.WARNING, logger="healthmon"):
         async with harness.running(small) as stats:
             await eventually(lambda: stats.servers == 2, what="the servers to be loaded")
@@ -209,10 +203,56 @@ async def test_a_bug_in_one_probe_is_logged_and_the_worker_goes_on(
 
 async def test_stopping_flushes_every_result_that_was_measured(harness: Harness) -> None:
     servers = [harness.register(n, interval_seconds=1) for n in range(1, 6)]
-    slow_flush = MonitorSettings(
-        refresh_seconds=0.1, flush_seconds=30, summary_seconds=3600, shutdown_grace_seconds=0.5
-    )
+    slow_flush = dataclasses.replace(FAST, flush_seconds=30)
     async with harness.running(slow_flush) as stats:
         await eventually(lambda: stats.probes_finished >= 5, within=5, what="five probes")
     assert stats.results_stored == stats.probes_finished
     assert sum(len(harness.history(server.id)) for server in servers) == stats.probes_finished
+
+
+SHORT_LEASE = dataclasses.replace(FAST, lease_seconds=0.6)
+
+
+async def test_two_workers_share_the_servers_and_never_probe_one_twice(harness: Harness) -> None:
+    servers = [harness.register(n, interval_seconds=1) for n in range(1, 11)]
+    async with harness.running(SHORT_LEASE) as first, harness.running(SHORT_LEASE) as second:
+        await eventually(
+            lambda: first.servers == second.servers == 5, within=5, what="an even split of ten servers"
+        )
+        await eventually(
+            lambda: all(len(harness.history(server.id)) >= 3 for server in servers),
+            within=8,
+            what="three probes of every server",
+        )
+        assert sorted(Counter(harness.store.owners.values()).values()) == [5, 5]
+    for server in servers:
+        starts = [probe.result.started_at for probe in harness.history(server.id)[::-1]]
+        gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(starts)]
+        assert all(gap >= 0.8 for gap in gaps), (server.id, gaps)
+
+
+async def test_a_worker_cut_off_from_the_store_stops_probing_once_its_lease_may_have_expired(
+    harness: Harness,
+) -> None:
+    harness.register(1, interval_seconds=1)
+    harness.register(2, interval_seconds=1)
+    async with harness.running(SHORT_LEASE) as stats:
+        await eventually(lambda: stats.probes_started >= 2, what="first probes")
+        harness.down = True
+        # Past the lease (0.6 s), nothing may start; watch a window of three intervals.
+        await asyncio.sleep(SHORT_LEASE.lease_seconds)
+        started = stats.probes_started
+        await asyncio.sleep(3)
+        assert stats.probes_started == started
+        harness.down = False
+        await eventually(lambda: stats.probes_started > started, within=3, what="probing to resume")
+
+
+async def test_stopping_hands_every_lease_back(harness: Harness) -> None:
+    harness.register(1, interval_seconds=1)
+    async with harness.running() as stats:
+        await eventually(lambda: stats.servers == 1, what="the server to be claimed")
+        assert len(harness.store.owners) == 1
+        assert len(harness.store.workers) == 1
+    assert harness.store.owners == {}
+    assert harness.store.workers == {}

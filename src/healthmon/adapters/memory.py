@@ -8,19 +8,24 @@ unless it was committed.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import functools
 import itertools
 import threading
 from collections.abc import Callable, Collection, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
+from healthmon.adapters.system_clock import SystemClock
 from healthmon.application.ports import (
+    Clock,
     HistoryCursor,
     ProbeResultRepository,
     UnitOfWork,
     WebserverRepository,
+    WorkerInfo,
+    WorkerRepository,
 )
 from healthmon.domain.errors import WebserverAlreadyRegistered
 from healthmon.domain.health import HealthState
@@ -39,9 +44,10 @@ def _started_at(probe: RecordedProbe) -> datetime:
 
 
 class InMemoryStore:
-    """The data shared by every unit of work built on it."""
+    """The data shared by every unit of work built on it; the clock dates worker heartbeats."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock if clock is not None else SystemClock()
         self.lock = threading.RLock()
         self.webservers: dict[WebserverId, Webserver] = {}
         self.ids_by_url: dict[str, WebserverId] = {}
@@ -51,6 +57,8 @@ class InMemoryStore:
         # Bumped by every add, remove or settings change; a rolled-back bump only costs a reload.
         self.revision = 0
         self.probe_ids = itertools.count(1)
+        self.workers: dict[str, WorkerInfo] = {}
+        self.owners: dict[WebserverId, str] = {}
 
 
 class InMemoryWebserverRepository(WebserverRepository):
@@ -94,28 +102,44 @@ class InMemoryWebserverRepository(WebserverRepository):
             return False
         del self._store.ids_by_url[webserver.settings.url]
         history = self._store.histories.pop(webserver_id)
+        owner = self._store.owners.pop(webserver_id, None)
         self._store.revision += 1
 
         def undo() -> None:
             self._store.webservers[webserver_id] = webserver
             self._store.ids_by_url[webserver.settings.url] = webserver_id
             self._store.histories[webserver_id] = history
+            if owner is not None:
+                self._store.owners[webserver_id] = owner
 
         self._undo.append(undo)
         return True
 
     def list(
-        self, *, health: HealthState | None = None, after: WebserverId | None = None, limit: int
+        self,
+        *,
+        health: HealthState | None = None,
+        after: WebserverId | None = None,
+        limit: int,
+        owner: str | None = None,
     ) -> list[Webserver]:
         matching = (
             webserver
             for webserver_id, webserver in sorted(self._store.webservers.items())
-            if (after is None or webserver_id > after) and (health is None or webserver.state is health)
+            if (after is None or webserver_id > after)
+            and (health is None or webserver.state is health)
+            and (owner is None or self._store.owners.get(webserver_id) == owner)
         )
         return list(itertools.islice(matching, limit))
 
-    def revision(self) -> object:
-        return self._store.revision
+    def revision(self, owner: str | None = None) -> object:
+        if owner is None:
+            return self._store.revision
+        held = frozenset(key for key, holder in self._store.owners.items() if holder == owner)
+        return (self._store.revision, held)
+
+    def count(self) -> int:
+        return len(self._store.webservers)
 
     def _put(self, webserver: Webserver) -> None:
         previous = self._store.webservers.get(webserver.id)
@@ -175,6 +199,80 @@ class InMemoryProbeResultRepository(ProbeResultRepository):
         return history[start:end][::-1]
 
 
+class InMemoryWorkerRepository(WorkerRepository):
+    """Workers in a dict and ownership in another, dated by the store's clock."""
+
+    def __init__(self, store: InMemoryStore, undo: list[Undo]) -> None:
+        self._store = store
+        self._undo = undo
+
+    def beat(self, worker: WorkerInfo) -> None:
+        self._set_worker(worker.id, dataclasses.replace(worker, heartbeat_at=self._store.clock.now()))
+
+    def leave(self, worker_id: str) -> None:
+        self.release(worker_id, list(self._store.owners))
+        self._set_worker(worker_id, None)
+
+    def live(self, ttl: timedelta) -> list[WorkerInfo]:
+        fresh = [worker for worker in self._store.workers.values() if self._is_fresh(worker.id, ttl)]
+        return sorted(fresh, key=lambda worker: (worker.started_at, worker.id))
+
+    def claim(self, worker_id: str, *, ttl: timedelta, limit: int) -> int:
+        claimable = (
+            webserver_id
+            for webserver_id in sorted(self._store.webservers)
+            if not self._is_fresh(self._store.owners.get(webserver_id), ttl)
+        )
+        taken = list(itertools.islice(claimable, max(0, limit)))
+        for webserver_id in taken:
+            self._set_owner(webserver_id, worker_id)
+        return len(taken)
+
+    def release(self, worker_id: str, webserver_ids: Collection[WebserverId]) -> int:
+        held = [
+            webserver_id
+            for webserver_id in webserver_ids
+            if self._store.owners.get(webserver_id) == worker_id
+        ]
+        for webserver_id in held:
+            self._set_owner(webserver_id, None)
+        return len(held)
+
+    def forget(self, ttl: timedelta) -> int:
+        dead = [worker_id for worker_id in self._store.workers if not self._is_fresh(worker_id, ttl)]
+        for worker_id in dead:
+            self._set_worker(worker_id, None)
+        return len(dead)
+
+    def _is_fresh(self, worker_id: str | None, ttl: timedelta) -> bool:
+        worker = None if worker_id is None else self._store.workers.get(worker_id)
+        if worker is None or worker.heartbeat_at is None:
+            return False
+        return worker.heartbeat_at > self._store.clock.now() - ttl
+
+    def _set_worker(self, worker_id: str, worker: WorkerInfo | None) -> None:
+        self._undo.append(
+            functools.partial(_restore, self._store.workers, worker_id, self._store.workers.get(worker_id))
+        )
+        _restore(self._store.workers, worker_id, worker)
+
+    def _set_owner(self, webserver_id: WebserverId, owner: str | None) -> None:
+        self._undo.append(
+            functools.partial(
+                _restore, self._store.owners, webserver_id, self._store.owners.get(webserver_id)
+            )
+        )
+        _restore(self._store.owners, webserver_id, owner)
+
+
+def _restore(mapping: dict[Any, Any], key: object, value: object) -> None:
+    # Sets the key to value, or deletes it when value is None: both a change and its undo.
+    if value is None:
+        mapping.pop(key, None)
+    else:
+        mapping[key] = value
+
+
 class InMemoryUnitOfWork(UnitOfWork):
     """A transaction over an InMemoryStore; blocks of different threads run one at a time."""
 
@@ -189,6 +287,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.committed = False
         self.webservers = InMemoryWebserverRepository(self.store, self._undo)
         self.probe_results = InMemoryProbeResultRepository(self.store, self._undo)
+        self.workers = InMemoryWorkerRepository(self.store, self._undo)
         return self
 
     def __exit__(
@@ -214,4 +313,5 @@ __all__ = [
     "InMemoryStore",
     "InMemoryUnitOfWork",
     "InMemoryWebserverRepository",
+    "InMemoryWorkerRepository",
 ]

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from healthmon.application.errors import StorageUnavailable
-from healthmon.application.ports import Prober, UnitOfWork
+from healthmon.application.membership import Membership, this_worker
+from healthmon.application.ports import Clock, Prober, UnitOfWork, WorkerInfo
 from healthmon.application.result_buffer import ResultBuffer
 from healthmon.application.schedule import Schedule, Ticket
 from healthmon.application.use_cases import RecordProbeResults
@@ -18,6 +23,8 @@ from healthmon.domain.webserver import Webserver, WebserverId
 logger = logging.getLogger(__name__)
 
 LOAD_PAGE = 1000
+# A worker whose heartbeat is this many leases old is deleted from the workers table.
+FORGET_AFTER_LEASES = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,14 +42,33 @@ class MonitorSettings:
     retry_initial_seconds: float = 0.5
     # Short enough that results queued during an outage appear within seconds of the recovery.
     retry_max_seconds: float = 5.0
+    # A worker holds its servers while its heartbeat is younger than this; a dead worker's servers
+    # are taken over this long after its last heartbeat.
+    lease_seconds: float = 6.0
 
     def __post_init__(self) -> None:
         for name in ("max_concurrency", "batch_size", "buffer_limit"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
-        for name in ("refresh_seconds", "flush_seconds", "summary_seconds", "retry_initial_seconds"):
+        for name in (
+            "refresh_seconds",
+            "flush_seconds",
+            "summary_seconds",
+            "retry_initial_seconds",
+            "lease_seconds",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+
+    @property
+    def heartbeat_seconds(self) -> float:
+        """How often the worker beats, claims and releases: three times a lease."""
+        return self.lease_seconds / 3
+
+    @property
+    def lease_margin_seconds(self) -> float:
+        """How long before its lease may expire (by the last beat sent) the worker stops starting probes."""
+        return self.lease_seconds / 6
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -70,6 +96,21 @@ class MonitorStats:
     lags: list[float] = field(default_factory=list)
     max_lag: float = 0.0
     heartbeat: float = 0.0
+    # Heartbeats sent, and the seconds spent in the statements that beat, claim and release.
+    heartbeats: int = 0
+    leasing_seconds: float = 0.0
+    claimed: int = 0
+    released: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Round:
+    """What one refresh learnt: on a heartbeat the fair share; the held servers when they changed."""
+
+    membership: Membership | None
+    held: list[Webserver] | None
+    handed_back: list[WebserverId]
+    claimed: int
 
 
 class MonitorWebservers:
@@ -81,8 +122,14 @@ class MonitorWebservers:
     - Results queue in memory and are stored in batches (every flush_seconds or batch_size results),
       off the event loop; during a database outage they wait, in order, up to buffer_limit.
     - A result of a server that was removed, or whose URL changed, while it was probed is dropped.
+    - Workers share the servers: each probes only the servers it holds a lease on. Every heartbeat it
+      renews all its leases with one write, claims servers up to its fair share (unheld ones, or
+      those of workers whose heartbeat is older than lease_seconds) and hands back those above it
+      (taken off the schedule first, handed back once their results are stored).
+    - No probe starts once lease_seconds minus a margin have passed since the last beat that
+      succeeded was sent; probing resumes after a beat succeeds and the held servers are reloaded.
     - Stopping: no new probes; in-flight ones get shutdown_grace_seconds to finish, the rest are
-      abandoned without a row; every result taken is then flushed.
+      abandoned without a row; every result taken is then flushed, and every lease handed back.
     """
 
     def __init__(
@@ -91,11 +138,16 @@ class MonitorWebservers:
         prober: Prober,
         record: RecordProbeResults,
         settings: MonitorSettings | None = None,
+        *,
+        worker: WorkerInfo | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._uow = uow
         self._prober = prober
         self._record = record
         self.settings = settings or MonitorSettings()
+        self._wall: Callable[[], datetime] = clock.now if clock is not None else _utc_now
+        self.worker = worker if worker is not None else this_worker(self._wall())
         self.stats = MonitorStats()
         self._schedule = Schedule()
         self._buffer = ResultBuffer(self.settings.buffer_limit)
@@ -107,10 +159,20 @@ class MonitorWebservers:
         # Set when stopping: the loop time after which the writer gives up on a failing store.
         self._flush_deadline: float | None = None
         self._reported_drops = 0
+        self._ttl = timedelta(seconds=self.settings.lease_seconds)
+        # Loop time until which the leases are surely held; no probe starts after it.
+        self._lease_until = -math.inf
+        # Servers taken off the schedule to be handed back, with the buffer mark of their last result.
+        self._releasing: dict[WebserverId, int] = {}
+        self._reported_probes = 0
+        self._reported_at = 0.0
+        self._recent_lags: list[float] = []
+        self._round: asyncio.Future[_Round] | None = None
 
     async def run(self, stop: asyncio.Event) -> MonitorStats:
         """Monitor until `stop` is set, then shut down gracefully and return the final counters."""
         loop = asyncio.get_running_loop()
+        self._reported_at = loop.time()
         background = [
             asyncio.create_task(self._refresh_forever(), name="healthmon-refresh"),
             asyncio.create_task(self._summarize_forever(), name="healthmon-summary"),
@@ -128,6 +190,7 @@ class MonitorWebservers:
             self._batch_ready.set()
             await writer
             self._log_drops()
+            await self._leave()
             logger.info(
                 "worker stopped: %d results stored, %d probes abandoned after the %g s grace, "
                 "%d results could not be stored",
@@ -143,12 +206,17 @@ class MonitorWebservers:
     async def _dispatch_until(self, stop: asyncio.Event, loop: asyncio.AbstractEventLoop) -> None:
         while not stop.is_set():
             self.stats.heartbeat = loop.time()
-            for ticket in self._schedule.take_due(loop.time()):
+            # Past this point another worker may already hold these servers: start nothing until a
+            # beat succeeds (it wakes this loop).
+            held = loop.time() < self._lease_until
+            for ticket in self._schedule.take_due(loop.time()) if held else []:
                 task = asyncio.create_task(self._probe(ticket, loop))
                 self._probes.add(task)
                 task.add_done_callback(self._probes.discard)
             next_due = self._schedule.next_due()
-            wait = self.settings.refresh_seconds if next_due is None else next_due - loop.time()
+            wait = self.settings.refresh_seconds if next_due is None or not held else next_due - loop.time()
+            if held:
+                wait = min(wait, self._lease_until - loop.time())
             self._wake.clear()
             if wait > 0:
                 await self._wait(self._wake, min(wait, self.settings.refresh_seconds))
@@ -159,6 +227,7 @@ class MonitorWebservers:
             self.stats.probes_started += 1
             lag = max(0.0, loop.time() - ticket.planned)
             self.stats.lags.append(lag)
+            self._recent_lags.append(lag)
             self.stats.max_lag = max(self.stats.max_lag, lag)
             try:
                 result = await self._prober.probe(ticket.webserver)
@@ -186,31 +255,128 @@ class MonitorWebservers:
 
     async def _refresh_forever(self) -> None:
         loop = asyncio.get_running_loop()
+        next_beat = loop.time()
         while True:
+            sent = loop.time()
+            # A lapsed lease may have been taken over: reload what is still held before probing again.
+            if sent >= self._lease_until:
+                self._revision = None
+            beating = sent >= next_beat
+            report = self._report(sent) if beating else None
+            if beating:
+                next_beat = sent + self.settings.heartbeat_seconds
+            # Shielded: when stopping cancels this loop, the round's thread still ends its transaction
+            # before _leave() enters the same unit of work.
+            self._round = asyncio.ensure_future(
+                asyncio.to_thread(self._take_part, report, self._ready_to_release() if beating else [])
+            )
             try:
-                webservers = await asyncio.to_thread(self._load_if_changed)
+                outcome = await asyncio.shield(self._round)
             except StorageUnavailable as exc:
                 self._note_outage(exc)
             except Exception:
-                logger.exception("reading the webservers failed; keeping the current schedule")
+                logger.exception("refreshing the servers failed; probing stops when the lease runs out")
             else:
-                if webservers is not None and self._schedule.sync(webservers, loop.time()):
-                    self.stats.servers = len(self._schedule)
-                    self._wake.set()
-            await asyncio.sleep(self.settings.refresh_seconds)
+                self._apply(outcome, loop.time())
+                if beating:
+                    self._lease_until = (
+                        sent + self.settings.lease_seconds - self.settings.lease_margin_seconds
+                    )
+                self._wake.set()
+            await asyncio.sleep(min(self.settings.refresh_seconds, max(0.0, next_beat - loop.time())))
 
-    def _load_if_changed(self) -> list[Webserver] | None:
+    def _report(self, now: float) -> WorkerInfo:
+        elapsed = max(now - self._reported_at, 1e-9)
+        lags, self._recent_lags = self._recent_lags, []
+        report = dataclasses.replace(
+            self.worker,
+            servers=len(self._schedule),
+            probes_per_second=(self.stats.probes_started - self._reported_probes) / elapsed,
+            lag_p99_ms=percentile(lags, 0.99) * 1000,
+        )
+        self._reported_probes, self._reported_at = self.stats.probes_started, now
+        return report
+
+    def _ready_to_release(self) -> list[WebserverId]:
+        # Handed back only once their last results are stored, so the next holder sees their last check.
+        return [
+            webserver_id
+            for webserver_id, mark in self._releasing.items()
+            if not self._buffer.holds_through(mark)
+        ]
+
+    def _take_part(self, report: WorkerInfo | None, ready: list[WebserverId]) -> _Round:
+        # Given a report (on a heartbeat): beat, forget the dead, hand back and claim. Then, always,
+        # reload the held servers if they changed.
+        me = self.worker.id
+        started = time.perf_counter()
+        membership: Membership | None = None
+        claimed = released = 0
         with self._uow as uow:
-            revision = uow.webservers.revision()
-            if revision == self._revision:
-                return None
-            webservers: list[Webserver] = []
-            after: WebserverId | None = None
-            while page := uow.webservers.list(after=after, limit=LOAD_PAGE):
-                webservers.extend(page)
-                after = page[-1].id
+            if report is not None:
+                uow.workers.beat(report)
+                uow.workers.forget(self._ttl * FORGET_AFTER_LEASES)
+                membership = Membership(uow.webservers.count(), len(uow.workers.live(self._ttl)))
+                released = uow.workers.release(me, ready)
+                claimed = uow.workers.claim(me, ttl=self._ttl, limit=membership.wanted(report.servers))
+            leasing = time.perf_counter() - started
+            revision = uow.webservers.revision(owner=me)
+            held: list[Webserver] | None = None
+            if claimed or revision != self._revision:
+                held = []
+                after: WebserverId | None = None
+                while page := uow.webservers.list(after=after, limit=LOAD_PAGE, owner=me):
+                    held.extend(page)
+                    after = page[-1].id
+            committing = time.perf_counter()
+            uow.commit()
+        if report is not None:
+            self.stats.heartbeats += 1
+            self.stats.leasing_seconds += leasing + time.perf_counter() - committing
+        self.stats.claimed += claimed
+        self.stats.released += released
         self._revision = revision
-        return webservers
+        return _Round(membership, held, ready, claimed)
+
+    def _apply(self, outcome: _Round, now: float) -> None:
+        if outcome.membership is not None and (outcome.claimed or outcome.handed_back):
+            logger.info(
+                "took %d servers, handed back %d (fair share %d of %d among %d workers)",
+                outcome.claimed,
+                len(outcome.handed_back),
+                outcome.membership.share,
+                outcome.membership.total,
+                outcome.membership.workers,
+            )
+        for webserver_id in outcome.handed_back:
+            del self._releasing[webserver_id]
+        if outcome.held is not None:
+            held = [webserver for webserver in outcome.held if webserver.id not in self._releasing]
+            self._schedule.sync(held, now, self._wall())
+        extra = 0 if outcome.membership is None else outcome.membership.surplus(len(self._schedule))
+        if surplus := self._schedule.idlest(extra):
+            # Off the schedule first, so nothing starts on them; handed back at a later beat.
+            self._schedule.drop(surplus)
+            mark = self._buffer.last_mark
+            self._releasing.update(dict.fromkeys(surplus, mark))
+        self.stats.servers = len(self._schedule)
+
+    async def _leave(self) -> None:
+        if self._round is not None:
+            await asyncio.wait([self._round], timeout=self.settings.shutdown_grace_seconds)
+        try:
+            await asyncio.to_thread(self._leave_now)
+        except StorageUnavailable as exc:
+            logger.warning(
+                "could not hand back the leases (%s); they expire in %g s", exc, self.settings.lease_seconds
+            )
+        except Exception:
+            logger.exception("handing back the leases failed; they expire by themselves")
+
+    def _leave_now(self) -> None:
+        with self._uow as uow:
+            uow.workers.leave(self.worker.id)
+            uow.commit()
 
     # Storing results.
 
@@ -329,6 +495,10 @@ class MonitorWebservers:
     async def _wake_on(self, stop: asyncio.Event) -> None:
         await stop.wait()
         self._wake.set()
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 __all__ = ["MonitorSettings", "MonitorStats", "MonitorWebservers", "percentile"]

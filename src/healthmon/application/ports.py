@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -19,6 +19,20 @@ class HistoryCursor:
 
     started_at: datetime
     probe_id: ProbeId
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """One worker process as it reports itself on each heartbeat; heartbeat_at is set by the store."""
+
+    id: str
+    host: str
+    pid: int
+    started_at: datetime
+    servers: int = 0
+    probes_per_second: float = 0.0
+    lag_p99_ms: float = 0.0
+    heartbeat_at: datetime | None = None
 
 
 class WebserverRepository(Protocol):
@@ -47,13 +61,26 @@ class WebserverRepository(Protocol):
         ...
 
     def list(
-        self, *, health: HealthState | None = None, after: WebserverId | None = None, limit: int
+        self,
+        *,
+        health: HealthState | None = None,
+        after: WebserverId | None = None,
+        limit: int,
+        owner: str | None = None,
     ) -> list[Webserver]:
-        """Up to limit webservers in id order, past `after`, optionally only those in one state."""
+        """Up to limit webservers in id order, past `after`; optionally only one state, or one holder's."""
         ...
 
-    def revision(self) -> object:
-        """A value that changes whenever a webserver is added, removed or reconfigured (not on health)."""
+    def revision(self, owner: str | None = None) -> object:
+        """A value that moves when a webserver (held by `owner`, if given) is added, removed or reconfigured.
+
+        Health changes never move it; a move of ownership may go unnoticed, so a worker that claims,
+        releases or loses servers reloads them regardless.
+        """
+        ...
+
+    def count(self) -> int:
+        """How many webservers there are."""
         ...
 
 
@@ -77,11 +104,43 @@ class ProbeResultRepository(Protocol):
         ...
 
 
+class WorkerRepository(Protocol):
+    """The live workers and the webservers each holds; lease times are the store's clock, not the caller's."""
+
+    def beat(self, worker: WorkerInfo) -> None:
+        """Upsert the worker's row with heartbeat_at = now: one write renews every lease it holds."""
+        ...
+
+    def leave(self, worker_id: str) -> None:
+        """Delete the worker's row and hand back every webserver it holds."""
+        ...
+
+    def live(self, ttl: timedelta) -> list[WorkerInfo]:
+        """The workers whose heartbeat is younger than ttl, oldest first."""
+        ...
+
+    def claim(self, worker_id: str, *, ttl: timedelta, limit: int) -> int:
+        """Take up to limit webservers nobody holds, or whose holder's heartbeat is older than ttl or gone.
+
+        Concurrent claimers never take the same webserver; returns how many were taken.
+        """
+        ...
+
+    def release(self, worker_id: str, webserver_ids: Collection[WebserverId]) -> int:
+        """Hand back those of these webservers the worker holds; returns how many."""
+        ...
+
+    def forget(self, ttl: timedelta) -> int:
+        """Delete the rows of workers whose heartbeat is older than ttl; returns how many."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: repositories live for one `with` block; only commit() keeps changes."""
 
     webservers: WebserverRepository
     probe_results: ProbeResultRepository
+    workers: WorkerRepository
 
     def __enter__(self) -> Self: ...
 

@@ -20,6 +20,7 @@ class ResultBuffer:
         self._entries: deque[tuple[int, ProbeResult]] = deque()
         self._limit = limit
         self._sequence = itertools.count()
+        self._last_mark = -1
         self.dropped = 0
 
     def __len__(self) -> int:
@@ -30,7 +31,17 @@ class ResultBuffer:
         if len(self._entries) >= self._limit:
             self._entries.popleft()
             self.dropped += 1
-        self._entries.append((next(self._sequence), result))
+        self._last_mark = next(self._sequence)
+        self._entries.append((self._last_mark, result))
+
+    @property
+    def last_mark(self) -> int:
+        """The mark of the newest result ever queued (-1 before the first)."""
+        return self._last_mark
+
+    def holds_through(self, mark: int) -> bool:
+        """Whether any result up to the mark still waits to be stored."""
+        return bool(self._entries) and self._entries[0][0] <= mark
 
     def peek(self, count: int) -> list[tuple[int, ProbeResult]]:
         """The oldest `count` results, each with the mark that discards it once stored."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from healthmon.domain.webserver import Webserver, WebserverId
 
@@ -34,6 +35,15 @@ class _Plan:
     version: int = 0
 
 
+def _first_plan(webserver: Webserver, now: float, wall: datetime | None) -> float:
+    interval = webserver.settings.interval_seconds
+    if wall is None or webserver.last_checked_at is None:
+        return now + first_offset(webserver.id, interval)
+    # Overdue (it changed hands after its holder died, or went unwatched): probe now, and go on
+    # from now; staying on the old grid would put the next probe less than an interval later.
+    return max(now, now - (wall - webserver.last_checked_at).total_seconds() + interval)
+
+
 class Schedule:
     """Plans each server's next probe on its own grid (previous plan + interval).
 
@@ -50,6 +60,9 @@ class Schedule:
         self._plans: dict[WebserverId, _Plan] = {}
         self._heap: list[tuple[float, int, WebserverId, int]] = []
         self._order = itertools.count()
+        # Versions are unique across the whole schedule, not per plan: a server dropped and seen again
+        # gets a new plan, which must not take the heap entries of its old one for its own.
+        self._versions = itertools.count(1)
 
     def __len__(self) -> int:
         return len(self._plans)
@@ -62,18 +75,20 @@ class Schedule:
         """How many servers have a probe running."""
         return sum(plan.in_flight for plan in self._plans.values())
 
-    def sync(self, webservers: Iterable[Webserver], now: float) -> bool:
-        """Make the plans match the current set of servers; True when anything changed."""
+    def sync(self, webservers: Iterable[Webserver], now: float, wall: datetime | None = None) -> bool:
+        """Make the plans match the current set of servers; True when anything changed.
+
+        Given the wall-clock time that matches `now`, a new server that was checked before (by this
+        worker or by another that held it) goes on with the grid of its last check, so a server that
+        changes hands is neither probed early nor skipped.
+        """
         seen: set[WebserverId] = set()
         changed = False
         for webserver in webservers:
             seen.add(webserver.id)
             plan = self._plans.get(webserver.id)
             if plan is None:
-                interval = webserver.settings.interval_seconds
-                self._plans[webserver.id] = plan = _Plan(
-                    webserver, now + first_offset(webserver.id, interval)
-                )
+                self._plans[webserver.id] = plan = _Plan(webserver, _first_plan(webserver, now, wall))
                 self._push(plan)
                 changed = True
             elif plan.webserver.settings != webserver.settings:
@@ -94,6 +109,17 @@ class Schedule:
             changed = True
         return changed
 
+    def drop(self, webserver_ids: Collection[WebserverId]) -> None:
+        """Stop planning these servers, as if they had been removed."""
+        for webserver_id in webserver_ids:
+            self._plans.pop(webserver_id, None)
+
+    def idlest(self, count: int) -> list[WebserverId]:
+        """Up to count servers with no probe in flight, those due last first: the cheapest to give away."""
+        idle = [plan for plan in self._plans.values() if not plan.in_flight]
+        idle.sort(key=lambda plan: plan.planned, reverse=True)
+        return [plan.webserver.id for plan in idle[:count]]
+
     def next_due(self) -> float | None:
         """The earliest planned start among servers not in flight, or None when there is none."""
         self._drop_stale()
@@ -109,7 +135,7 @@ class Schedule:
             _, _, webserver_id, _ = heapq.heappop(self._heap)
             plan = self._plans[webserver_id]
             plan.in_flight = True
-            plan.version += 1
+            plan.version = next(self._versions)
             tickets.append(Ticket(plan.webserver, plan.planned))
 
     def finish(self, ticket: Ticket, now: float) -> bool:
@@ -130,7 +156,7 @@ class Schedule:
         return plan.webserver.settings.url == ticket.webserver.settings.url
 
     def _push(self, plan: _Plan) -> None:
-        plan.version += 1
+        plan.version = next(self._versions)
         heapq.heappush(self._heap, (plan.planned, next(self._order), plan.webserver.id, plan.version))
 
     def _drop_stale(self) -> None:

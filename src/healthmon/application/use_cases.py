@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
-from healthmon.application.ports import Clock, HistoryCursor, UnitOfWork
+from healthmon.application.ports import Clock, HistoryCursor, UnitOfWork, WorkerInfo
 from healthmon.domain.errors import InvalidField, WebserverNotFound
 from healthmon.domain.health import HealthState
 from healthmon.domain.probe import ProbeResult, RecordedProbe
@@ -216,6 +216,8 @@ class RecordProbeResults:
 
     - Every result of a webserver that still exists is stored, once.
     - Each webserver's state machine sees its results in probe start order.
+    - A result that started no later than the webserver's last_checked_at is stale and dropped: a
+      late result of a worker that lost the server never lands on a newer one, nor twice.
     - A result for a webserver deleted meanwhile is dropped, not an error.
     - The whole batch is one transaction: all of it is stored, or none.
     - Each health change is logged as `webserver ID NAME: old -> new`.
@@ -232,9 +234,14 @@ class RecordProbeResults:
         changes: list[HealthChange] = []
         with self._uow as uow:
             servers = uow.webservers.get_many({r.webserver_id for r in ordered}, lock=True)
-            kept = [result for result in ordered if result.webserver_id in servers]
-            for result in kept:
-                before = servers[result.webserver_id]
+            kept: list[ProbeResult] = []
+            for result in ordered:
+                before = servers.get(result.webserver_id)
+                if before is None or (
+                    before.last_checked_at is not None and result.started_at <= before.last_checked_at
+                ):
+                    continue
+                kept.append(result)
                 after, transition = before.record(result)
                 servers[result.webserver_id] = after
                 if transition.changed:
@@ -260,3 +267,21 @@ class RecordProbeResults:
                 change.new,
             )
         return RecordOutcome(stored=len(kept), dropped=len(results) - len(kept), changes=changes)
+
+
+class ListWorkers:
+    """List the live workers.
+
+    - A worker is live while its heartbeat is younger than the lease; a stopped worker leaves at once,
+      a dead one once its lease has expired.
+    - Oldest first, by start time.
+    """
+
+    def __init__(self, uow: UnitOfWork, lease_seconds: float) -> None:
+        self._uow = uow
+        self._ttl = timedelta(seconds=lease_seconds)
+
+    def execute(self) -> list[WorkerInfo]:
+        """Every live worker with what it last reported."""
+        with self._uow as uow:
+            return uow.workers.live(self._ttl)

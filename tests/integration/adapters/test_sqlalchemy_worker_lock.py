@@ -1,36 +1,42 @@
-"""One worker per database: the second one to ask for the lock is refused until the first lets go."""
+"""One worker per SQLite database; any number on PostgreSQL, where workers share servers through leases."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.engine import URL
 
 from healthmon.adapters.sqlalchemy.engine import create_database_engine
-from healthmon.adapters.sqlalchemy.worker_lock import single_worker_lock
+from healthmon.adapters.sqlalchemy.worker_lock import sqlite_worker_lock
 from healthmon.application.errors import AnotherWorkerRunning
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engines(request: pytest.FixtureRequest) -> Iterator[tuple[Engine, Engine]]:
+@contextmanager
+def two_engines(url: str | URL) -> Iterator[tuple[Engine, Engine]]:
     """Two engines on one database, as two worker processes would have."""
-    if request.param == "sqlite":
-        url = request.getfixturevalue("sqlite_url")
-    else:
-        url = request.getfixturevalue("postgres_url")
     first, second = create_database_engine(url, pool_size=2), create_database_engine(url, pool_size=2)
-    yield first, second
-    first.dispose()
-    second.dispose()
+    try:
+        yield first, second
+    finally:
+        first.dispose()
+        second.dispose()
 
 
-def test_a_second_worker_is_refused_while_the_first_runs(engines: tuple[Engine, Engine]) -> None:
-    first, second = engines
-    with single_worker_lock(first):
-        with pytest.raises(AnotherWorkerRunning) as refused, single_worker_lock(second):
+def test_a_second_worker_on_sqlite_is_refused_while_the_first_runs(sqlite_url: str) -> None:
+    with two_engines(sqlite_url) as (first, second):
+        with sqlite_worker_lock(first):
+            with pytest.raises(AnotherWorkerRunning) as refused, sqlite_worker_lock(second):
+                pass
+            assert "on SQLite only one worker may run" in str(refused.value)
+        # Released: a new worker may start.
+        with sqlite_worker_lock(second):
             pass
-        assert "already runs on" in str(refused.value)
-    # Released: a new worker may start.
-    with single_worker_lock(second):
+
+
+@pytest.mark.postgres
+def test_workers_on_postgres_start_side_by_side(postgres_url: URL) -> None:
+    with two_engines(postgres_url) as (first, second), sqlite_worker_lock(first), sqlite_worker_lock(second):
         pass

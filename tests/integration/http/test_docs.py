@@ -14,6 +14,7 @@ OPERATIONS = {
     ("put", "/webservers/{webserver_id}"),
     ("delete", "/webservers/{webserver_id}"),
     ("get", "/webservers/{webserver_id}/requests"),
+    ("get", "/workers"),
     ("get", "/healthz"),
     ("get", "/readyz"),
 }

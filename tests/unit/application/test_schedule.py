@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 
 from healthmon.application.schedule import Schedule, first_offset
 from healthmon.domain.webserver import Webserver, WebserverChanges, WebserverId
@@ -130,3 +131,50 @@ def test_health_only_changes_do_not_touch_the_plan() -> None:
     checked = dataclasses.replace(original, last_checked_at=EPOCH)
     assert not schedule.sync([checked], now=5.0)
     assert schedule.next_due() == due
+
+
+def test_a_server_checked_before_goes_on_with_the_grid_of_its_last_check() -> None:
+    schedule = Schedule()
+    checked = dataclasses.replace(server(1), last_checked_at=EPOCH)
+    # Seen 3 s after its last check (wall clock), at loop time 100: due 7 s later.
+    schedule.sync([checked], now=100.0, wall=EPOCH + timedelta(seconds=3))
+    assert schedule.next_due() == 107.0
+
+
+def test_an_overdue_server_is_due_at_once_and_goes_on_from_then() -> None:
+    schedule = Schedule()
+    checked = dataclasses.replace(server(1), last_checked_at=EPOCH)
+    schedule.sync([checked], now=100.0, wall=EPOCH + timedelta(seconds=25))
+    assert schedule.next_due() == 100.0
+    (ticket,) = schedule.take_due(100.0)
+    schedule.finish(ticket, 100.5)
+    assert schedule.next_due() == 110.0
+
+
+def test_a_server_dropped_and_seen_again_is_handed_out_once() -> None:
+    schedule = Schedule()
+    schedule.sync([server(1)], now=0.0)
+    [ticket] = schedule.take_due(100.0)
+    schedule.finish(ticket, 100.1)
+    schedule.drop([WebserverId(1)])
+    schedule.sync([server(1)], now=200.0)
+    handed_out = [ids(schedule, moment) for moment in (200.0, 205.0, 210.0, 1_000.0)]
+    assert sum(len(batch) for batch in handed_out) == 1
+
+
+def test_dropped_servers_are_no_longer_handed_out() -> None:
+    schedule = Schedule()
+    schedule.sync([server(1), server(2)], now=0.0)
+    schedule.drop([WebserverId(1)])
+    assert ids(schedule, 100.0) == [2]
+    assert len(schedule) == 1
+
+
+def test_the_idlest_servers_are_those_due_last_and_never_in_flight() -> None:
+    schedule = Schedule()
+    schedule.sync([server(n) for n in range(1, 6)], now=0.0)
+    [busy] = schedule.take_due(min(first_offset(WebserverId(n), 10) for n in range(1, 6)))
+    idle = sorted((first_offset(WebserverId(n), 10), n) for n in range(1, 6) if n != busy.webserver.id)
+    due_last_first = [n for _, n in reversed(idle)]
+    assert schedule.idlest(10) == due_last_first
+    assert schedule.idlest(2) == due_last_first[:2]

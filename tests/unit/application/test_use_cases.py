@@ -210,6 +210,32 @@ def test_record_drops_results_of_deleted_webservers(
     assert len(GetWebserver(InMemoryUnitOfWork(store)).execute(kept.id).last_requests) == 1
 
 
+def test_record_drops_a_result_older_than_the_last_check_of_a_later_batch(
+    register: RegisterWebserver, record: RecordProbeResults, store: InMemoryStore
+) -> None:
+    created = register.execute(settings(1))
+    # The new holder stored a success at 10 s; the old holder's failure from 9 s arrives late.
+    record.execute([succeeded(created.id, EPOCH + at(10))])
+    outcome = record.execute([failed(created.id, EPOCH + at(9)), succeeded(created.id, EPOCH + at(11))])
+    assert (outcome.stored, outcome.dropped) == (1, 1)
+    details = GetWebserver(InMemoryUnitOfWork(store)).execute(created.id)
+    assert [probe.result.started_at for probe in details.last_requests] == [EPOCH + at(11), EPOCH + at(10)]
+    assert details.webserver.health.consecutive_successes == 2
+    assert details.webserver.last_checked_at == EPOCH + at(11)
+
+
+def test_record_applies_a_result_once_even_when_it_comes_twice(
+    register: RegisterWebserver, record: RecordProbeResults, store: InMemoryStore
+) -> None:
+    created = register.execute(settings(1))
+    twice = succeeded(created.id, EPOCH + at(1))
+    first, again = record.execute([twice, twice]), record.execute([twice])
+    assert (first.stored, first.dropped, again.stored, again.dropped) == (1, 1, 0, 1)
+    details = GetWebserver(InMemoryUnitOfWork(store)).execute(created.id)
+    assert len(details.last_requests) == 1
+    assert details.webserver.health.consecutive_successes == 1
+
+
 def test_record_of_an_empty_batch_does_nothing(record: RecordProbeResults) -> None:
     assert record.execute([]).stored == 0
 

@@ -15,10 +15,11 @@ ARRAY['...'::timestamptz, ...], 0.5 to 1.5 ms of Python per 1,000 values, and le
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from collections.abc import Callable, Collection, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -47,8 +48,14 @@ from sqlalchemy.types import TypeEngine
 
 from healthmon.adapters.sqlalchemy.engine import WRITE_INTENT
 from healthmon.adapters.sqlalchemy.errors import translated_errors
-from healthmon.adapters.sqlalchemy.tables import requests_table, webservers_table
-from healthmon.application.ports import HistoryCursor, ProbeResultRepository, WebserverRepository
+from healthmon.adapters.sqlalchemy.tables import requests_table, webservers_table, workers_table
+from healthmon.application.ports import (
+    HistoryCursor,
+    ProbeResultRepository,
+    WebserverRepository,
+    WorkerInfo,
+    WorkerRepository,
+)
 from healthmon.domain.health import HealthState, HealthStateMachine
 from healthmon.domain.probe import ErrorKind, ProbeId, ProbeResult, RecordedProbe
 from healthmon.domain.webserver import Webserver, WebserverId, WebserverSettings
@@ -60,6 +67,7 @@ AnyRow = Row[*tuple[Any, ...]]
 
 _w = webservers_table.c
 _r = requests_table.c
+_k = workers_table.c
 
 # The order _to_webserver and _to_recorded_probe unpack.
 _WEBSERVER_COLUMNS = (
@@ -487,7 +495,12 @@ class SqlAlchemyWebserverRepository(WebserverRepository):
         return result.rowcount == 1
 
     def list(
-        self, *, health: HealthState | None = None, after: WebserverId | None = None, limit: int
+        self,
+        *,
+        health: HealthState | None = None,
+        after: WebserverId | None = None,
+        limit: int,
+        owner: str | None = None,
     ) -> list[Webserver]:
         self.flush()
         statement = select(*_WEBSERVER_COLUMNS).order_by(_w.id).limit(limit)
@@ -495,6 +508,8 @@ class SqlAlchemyWebserverRepository(WebserverRepository):
             statement = statement.where(_w.health == health.value)
         if after is not None:
             statement = statement.where(_w.id > after)
+        if owner is not None:
+            statement = statement.where(_w.lease_owner == owner)
         found: list[Webserver] = []
         with translated_errors():
             # Fetched a chunk at a time, which costs a fraction of row-by-row iteration (one
@@ -504,14 +519,21 @@ class SqlAlchemyWebserverRepository(WebserverRepository):
                 found += map(_to_webserver, rows)
         return found
 
-    def revision(self) -> object:
+    def revision(self, owner: str | None = None) -> object:
         self.flush()
         # Adding raises max(id) (ids are never reused), removing lowers the count, and a settings
-        # change raises the sum of settings_version; health saves touch none of the three.
-        statement = select(func.count(), func.max(_w.id), func.sum(_w.settings_version))
+        # change raises the sum of settings_version; health saves touch none of them. The sum of
+        # ids also moves when one held server is swapped for another.
+        statement = select(func.count(), func.max(_w.id), func.sum(_w.settings_version), func.sum(_w.id))
+        if owner is not None:
+            statement = statement.where(_w.lease_owner == owner)
         with translated_errors():
-            count, newest, versions = self._session.execute(statement).one()
-        return (count, newest, versions)
+            return tuple(self._session.execute(statement).one())
+
+    def count(self) -> int:
+        self.flush()
+        with translated_errors():
+            return int(self._session.execute(select(func.count()).select_from(webservers_table)).scalar_one())
 
 
 class SqlAlchemyProbeResultRepository(ProbeResultRepository):
@@ -572,4 +594,117 @@ class SqlAlchemyProbeResultRepository(ProbeResultRepository):
         return [_to_recorded_probe(row) for row in rows]
 
 
-__all__ = ["SqlAlchemyProbeResultRepository", "SqlAlchemyWebserverRepository"]
+_WORKER_COLUMNS = (
+    _k.id,
+    _k.host,
+    _k.pid,
+    _k.started_at,
+    _k.servers,
+    _k.probes_per_second,
+    _k.lag_p99_ms,
+    _k.heartbeat_at,
+)
+
+
+def _to_worker(row: AnyRow) -> WorkerInfo:
+    return WorkerInfo(*row)
+
+
+def _worker_values(worker: WorkerInfo) -> dict[str, Any]:
+    # Every column but the key and the heartbeat, which the database dates itself.
+    values = dataclasses.asdict(worker)
+    del values["id"], values["heartbeat_at"]
+    return values
+
+
+class SqlAlchemyWorkerRepository(WorkerRepository):
+    """Workers in the `workers` table and leases in `webservers.lease_owner`.
+
+    On PostgreSQL every lease time is the server's now(), so workers on machines whose clocks
+    disagree still agree on who holds what. SQLite runs on the one machine that runs its only
+    worker, so there this process's clock is the database's.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def _now(self) -> ColumnElement[datetime] | datetime:
+        if _on_postgres(self._session):
+            return func.now()
+        return datetime.now(UTC)
+
+    def _cutoff(self, ttl: timedelta) -> ColumnElement[datetime] | datetime:
+        if _on_postgres(self._session):
+            return func.now() - func.make_interval(0, 0, 0, 0, 0, 0, ttl.total_seconds())
+        return datetime.now(UTC) - ttl
+
+    def beat(self, worker: WorkerInfo) -> None:
+        values = {**_worker_values(worker), "heartbeat_at": self._now()}
+        with translated_errors():
+            _start_writing(self._session)
+            # The worker's own row: no one else writes it, so update-then-insert cannot race.
+            updated: CursorResult[Any] = self._session.execute(  # type: ignore[assignment]
+                update(workers_table).where(_k.id == worker.id).values(values)
+            )
+            if updated.rowcount == 0:
+                self._session.execute(insert(workers_table).values(id=worker.id, **values))
+
+    def leave(self, worker_id: str) -> None:
+        with translated_errors():
+            _start_writing(self._session)
+            self._session.execute(
+                update(webservers_table).where(_w.lease_owner == worker_id).values(lease_owner=None)
+            )
+            self._session.execute(delete(workers_table).where(_k.id == worker_id))
+
+    def live(self, ttl: timedelta) -> list[WorkerInfo]:
+        statement = (
+            select(*_WORKER_COLUMNS).where(_k.heartbeat_at > self._cutoff(ttl)).order_by(_k.started_at, _k.id)
+        )
+        with translated_errors():
+            return [_to_worker(row) for row in self._session.execute(statement)]
+
+    def claim(self, worker_id: str, *, ttl: timedelta, limit: int) -> int:
+        if limit < 1:
+            return 0
+        live = select(_k.id).where(_k.heartbeat_at > self._cutoff(ttl))
+        # SKIP LOCKED: rows another claimer (or a writer of results) holds are left for the next round,
+        # so concurrent claimers never wait for each other (SQLite ignores it). NOT IN rather than NOT
+        # EXISTS: PostgreSQL turns NOT EXISTS into an anti-join, which it does not check again on a row
+        # another claimer took meanwhile, so both would take it; NOT IN stays a filter on the row,
+        # checked again on its newest version.
+        claimable = (
+            select(_w.id)
+            .where(or_(_w.lease_owner.is_(None), _w.lease_owner.not_in(live)))
+            .order_by(_w.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=webservers_table)
+        )
+        statement = update(webservers_table).where(_w.id.in_(claimable)).values(lease_owner=worker_id)
+        with translated_errors():
+            _start_writing(self._session)
+            result: CursorResult[Any] = self._session.execute(statement)  # type: ignore[assignment]
+        return result.rowcount
+
+    def release(self, worker_id: str, webserver_ids: Collection[WebserverId]) -> int:
+        if not webserver_ids:
+            return 0
+        statement = (
+            update(webservers_table)
+            .where(_w.lease_owner == worker_id, _w.id.in_(list(webserver_ids)))
+            .values(lease_owner=None)
+        )
+        with translated_errors():
+            _start_writing(self._session)
+            result: CursorResult[Any] = self._session.execute(statement)  # type: ignore[assignment]
+        return result.rowcount
+
+    def forget(self, ttl: timedelta) -> int:
+        statement = delete(workers_table).where(_k.heartbeat_at <= self._cutoff(ttl))
+        with translated_errors():
+            _start_writing(self._session)
+            result: CursorResult[Any] = self._session.execute(statement)  # type: ignore[assignment]
+        return result.rowcount
+
+
+__all__ = ["SqlAlchemyProbeResultRepository", "SqlAlchemyWebserverRepository", "SqlAlchemyWorkerRepository"]

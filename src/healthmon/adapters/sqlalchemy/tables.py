@@ -117,6 +117,24 @@ class WebserverRow(Base):
     # Bumped by every save that changes a setting (never by health), so a worker can tell from
     # count, max(id) and sum(settings_version) whether its list of servers is stale.
     settings_version: Mapped[int] = mapped_column(server_default="1")
+    # The worker that holds the lease on this server, valid while that worker's heartbeat is fresh.
+    # No foreign key: a dead worker's row is deleted without touching the servers it held.
+    lease_owner: Mapped[str | None] = mapped_column(String(64), index=True)
+
+
+class WorkerRow(Base):
+    """One worker process and what it last reported; heartbeat_at is the database's clock."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+    servers: Mapped[int]
+    probes_per_second: Mapped[float] = mapped_column(Float)
+    lag_p99_ms: Mapped[float] = mapped_column(Float)
 
 
 class RequestRow(Base):
@@ -163,6 +181,7 @@ def _table_of(row_class: type[Base]) -> Table:
 # Core handles for the hot paths, which skip the ORM's per-row bookkeeping.
 webservers_table = _table_of(WebserverRow)
 requests_table = _table_of(RequestRow)
+workers_table = _table_of(WorkerRow)
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -170,6 +189,8 @@ __all__ = [
     "RequestRow",
     "UtcDateTime",
     "WebserverRow",
+    "WorkerRow",
     "requests_table",
     "webservers_table",
+    "workers_table",
 ]

@@ -12,6 +12,7 @@ from healthmon.adapters.sqlalchemy.errors import translated_errors
 from healthmon.adapters.sqlalchemy.repositories import (
     SqlAlchemyProbeResultRepository,
     SqlAlchemyWebserverRepository,
+    SqlAlchemyWorkerRepository,
 )
 from healthmon.application.errors import StorageUnavailable
 from healthmon.application.ports import UnitOfWork
@@ -28,6 +29,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
 
     webservers: SqlAlchemyWebserverRepository
     probe_results: SqlAlchemyProbeResultRepository
+    workers: SqlAlchemyWorkerRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -40,6 +42,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self._session = session
         self.webservers = SqlAlchemyWebserverRepository(session)
         self.probe_results = SqlAlchemyProbeResultRepository(session)
+        self.workers = SqlAlchemyWorkerRepository(session)
         return self
 
     def __exit__(

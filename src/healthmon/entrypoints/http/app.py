@@ -35,6 +35,7 @@ from healthmon.entrypoints.http.health_checks import WorkerStatus, healthz, read
 from healthmon.entrypoints.http.problems import PROBLEM_DETAILS, http_exception_to_problem
 from healthmon.entrypoints.http.schemas import MAX_BODY_BYTES
 from healthmon.entrypoints.http.webservers import WebserverController
+from healthmon.entrypoints.http.workers import list_workers
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ HTTP_USE_CASES: Final = (
     "get_webserver",
     "list_webservers",
     "list_probe_history",
+    "list_workers",
 )
 BEARER: Final = "api_key"
 DESCRIPTION: Final = """Watches the health of web servers.
@@ -141,7 +143,7 @@ def create_app(
     dependencies = {name: bridge(getattr(container, name)) for name in HTTP_USE_CASES}
     dependencies["worker"] = Provide(lambda: worker, sync_to_thread=False)
     security: list[SecurityRequirement] | None = [{BEARER: []}] if keys.enabled else None
-    api = Router("/", route_handlers=[WebserverController], security=security)
+    api = Router("/", route_handlers=[WebserverController, list_workers], security=security)
     if keys.enabled:
         logger.info(
             "API keys required: %d full, %d read-only",

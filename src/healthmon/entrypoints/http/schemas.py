@@ -20,6 +20,7 @@ from litestar.exceptions import ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from msgspec import UNSET, Meta, UnsetType
 
+from healthmon.application.ports import WorkerInfo
 from healthmon.application.use_cases import WebserverDetails
 from healthmon.domain.health import HEALTHY_AFTER, THRESHOLD_RANGE, UNHEALTHY_AFTER, HealthState
 from healthmon.domain.probe import ErrorKind, RecordedProbe
@@ -231,6 +232,30 @@ class RequestPageOut(msgspec.Struct, kw_only=True):
 
     items: list[RequestOut]
     next_cursor: str | None
+
+
+class WorkerOut(msgspec.Struct, kw_only=True):
+    """A live worker: who it is, how many servers it holds, and how it kept up at its last heartbeat."""
+
+    id: str
+    host: str
+    pid: int
+    started_at: datetime
+    servers: int
+    probes_per_second: float
+    lag_p99_ms: float
+    heartbeat_at: datetime | None
+
+    @classmethod
+    def from_domain(cls, worker: WorkerInfo) -> WorkerOut:
+        """The API view of a worker."""
+        return cls(**{field.name: getattr(worker, field.name) for field in dataclasses.fields(worker)})
+
+
+class WorkerListOut(msgspec.Struct, kw_only=True):
+    """Every live worker, oldest first."""
+
+    items: list[WorkerOut]
 
 
 class StatusOut(msgspec.Struct, kw_only=True):

@@ -1,0 +1,262 @@
+"""Several `healthmon worker` processes share the webservers through PostgreSQL leases.
+
+Three workers (lease 3 s, refresh 0.2 s) watch 200 servers with intervals of 1 and 2 s, all paths
+of one local target that notes when each path is hit. The target's hit times are the truth: each
+path is hit once per interval (no duplicate: no two hits closer than interval - 0.3 s; no gap over
+interval + 0.6 s in steady state), whoever holds it, while workers are killed, stopped and started.
+"""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import URL
+
+from healthmon.adapters.sqlalchemy.engine import create_database_engine, create_session_factory
+from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from healthmon.domain.webserver import Webserver, WebserverSettings
+from tests.integration.conftest import scratch_database
+from tests.integration.service import (
+    ServiceProcess,
+    ServiceRunner,
+    TargetServer,
+    run_db_upgrade,
+    service_runner,
+)
+from tests.waiting import eventually_sync
+
+pytestmark = pytest.mark.postgres
+
+SERVERS = 200
+WORKERS = 3
+LEASE = 3.0
+# Workers beat, claim and hand back three times a lease.
+HEARTBEAT = LEASE / 3
+WORKER_SETTINGS = {"lease_seconds": str(LEASE), "max_probes_per_host": "100", "shutdown_grace_seconds": "2"}
+# How much earlier than its interval a hit may come (timing jitter), and how much later in steady state.
+EARLY = 0.3
+LATE = 0.6
+# A killed worker's servers wait for its lease to expire after its last beat, then for the next
+# heartbeat of a survivor, on a machine busy with three workers and the target.
+TAKEOVER_MARGIN = HEARTBEAT + 1.0
+
+
+class HitLog(TargetServer):
+    """The target, noting the monotonic time of every hit of every path."""
+
+    # A worker that takes over a hundred overdue servers connects to all of them at once; with the
+    # default backlog of 5 the kernel drops those SYNs and the probes wait a second for the retry.
+    request_queue_size = 1024
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._times_lock = threading.Lock()
+        self._times: defaultdict[str, list[float]] = defaultdict(list)
+
+    def answer(self, path: str) -> int | None:
+        with self._times_lock:
+            self._times[path].append(time.monotonic())
+        return super().answer(path)
+
+    def times(self, path: str, since: float = 0.0) -> list[float]:
+        """When the path was hit, at or after `since`."""
+        with self._times_lock:
+            return [moment for moment in self._times[path] if moment >= since]
+
+
+class Cluster:
+    """The database, the target, the servers and the worker processes of one test."""
+
+    def __init__(self, database_url: str, target: HitLog, runner: ServiceRunner) -> None:
+        self.database_url = database_url
+        self.target = target
+        self.runner = runner
+        self.engine = create_database_engine(database_url, pool_size=2)
+        self.sessions = create_session_factory(self.engine)
+        self.workers: list[ServiceProcess] = []
+        self.servers: list[Webserver] = []
+
+    def register(self) -> None:
+        with SqlAlchemyUnitOfWork(self.sessions) as uow:
+            for n in range(SERVERS):
+                interval = 1 if n % 3 == 0 else 2
+                url = self.target.url(f"/s/{n}")
+                settings = WebserverSettings(name=f"s{n}", url=url, interval_seconds=interval)
+                self.servers.append(uow.webservers.add(settings, datetime.now(UTC)))
+            uow.commit()
+        # Every fifth target fails, so health counters count failures too.
+        for n in range(0, SERVERS, 5):
+            self.target.respond(f"/s/{n}", 500)
+
+    def start_worker(self) -> ServiceProcess:
+        worker = self.runner.worker(self.database_url, **WORKER_SETTINGS)
+        self.workers.append(worker)
+        return worker
+
+    def holdings(self) -> dict[int, int]:
+        """How many servers each live worker holds, by pid."""
+        with SqlAlchemyUnitOfWork(self.sessions) as uow:
+            live = uow.workers.live(timedelta(seconds=LEASE))
+            return {
+                worker.pid: len(uow.webservers.list(limit=SERVERS + 1, owner=worker.id)) for worker in live
+            }
+
+    def held_by(self, worker: ServiceProcess) -> set[str]:
+        """The paths of the servers a worker holds."""
+        with SqlAlchemyUnitOfWork(self.sessions) as uow:
+            (live,) = [one for one in uow.workers.live(timedelta(seconds=LEASE)) if one.pid == worker.pid]
+            return {path_of(server) for server in uow.webservers.list(limit=SERVERS + 1, owner=live.id)}
+
+    def wait_for_even_split(self, workers: list[ServiceProcess], within: float) -> None:
+        pids = {worker.pid for worker in workers}
+        fair = SERVERS / len(workers)
+
+        def even() -> bool:
+            held = self.holdings()
+            return (
+                set(held) == pids
+                and sum(held.values()) == SERVERS
+                and all(abs(count - fair) <= 0.2 * fair for count in held.values())
+            )
+
+        eventually_sync(even, within=within, what=f"{SERVERS} servers split evenly over pids {sorted(pids)}")
+
+    def assert_no_duplicates(self) -> None:
+        for server in self.servers:
+            hits = self.target.times(path_of(server))
+            gaps = [later - earlier for earlier, later in itertools.pairwise(hits)]
+            assert min(gaps, default=99.0) >= server.settings.interval_seconds - EARLY, (
+                path_of(server),
+                gaps,
+            )
+
+    def largest_gap(self, server: Webserver, since: float, until: float, *, from_last_hit: bool) -> float:
+        """The longest time without a hit of the server within [since, until].
+
+        from_last_hit: count the first gap from the last hit before `since`, not from `since`.
+        """
+        hits = [moment for moment in self.target.times(path_of(server)) if moment <= until]
+        marks = [since, *(moment for moment in hits if moment >= since), until]
+        before = [moment for moment in hits if moment < since]
+        if before and from_last_hit:
+            marks[0] = before[-1]
+        return max(later - earlier for earlier, later in itertools.pairwise(marks))
+
+    def close(self) -> None:
+        for worker in self.workers:
+            if worker.running:
+                worker.process.send_signal(signal.SIGCONT)  # a stopped process cannot take SIGTERM
+        self.engine.dispose()
+
+
+def trailing_streaks(outcomes: list[bool]) -> tuple[int, int]:
+    """(successes, failures) in a row at the end of the outcomes, as the health counters must be."""
+    last, run = outcomes[-1], 0
+    for ok in reversed(outcomes):
+        if ok != last:
+            break
+        run += 1
+    return (run, 0) if last else (0, run)
+
+
+def path_of(server: Webserver) -> str:
+    return "/" + server.settings.url.split("/", 3)[3]
+
+
+@pytest.fixture
+def cluster(request: pytest.FixtureRequest, postgres_admin_url: URL, tmp_path: Path) -> Iterator[Cluster]:
+    """A migrated scratch database with 200 servers on one target, and no worker yet."""
+    with (
+        scratch_database(postgres_admin_url, "healthmon_scale") as url,
+        HitLog() as target,
+        service_runner(request, tmp_path) as runner,
+    ):
+        rendered = url.render_as_string(hide_password=False)
+        run_db_upgrade(rendered)
+        built = Cluster(rendered, target, runner)
+        try:
+            built.register()
+            yield built
+        finally:
+            built.close()
+
+
+def steady_window(cluster: Cluster, seconds: float) -> None:
+    """Watch every server for a while: each must be hit at least once per interval (plus LATE)."""
+    since = time.monotonic()
+    time.sleep(seconds)  # an observation window: the assertion is about what happens within it
+    until = time.monotonic()
+    for server in cluster.servers:
+        gap = cluster.largest_gap(server, since, until, from_last_hit=False)
+        hits = [round(moment - since, 2) for moment in cluster.target.times(path_of(server), since - 4)]
+        assert gap <= server.settings.interval_seconds + LATE, (path_of(server), gap, hits)
+
+
+def test_workers_share_the_servers_and_take_over_from_killed_and_stopped_ones(cluster: Cluster) -> None:
+    workers = [cluster.start_worker() for _ in range(WORKERS)]
+    cluster.wait_for_even_split(workers, within=20)
+    steady_window(cluster, 4)
+
+    # SIGKILL: the others take its servers once its lease expires.
+    killed, *survivors = workers
+    orphans = cluster.held_by(killed)
+    killed.process.kill()
+    killed.wait()
+    died = time.monotonic()
+    cluster.wait_for_even_split(survivors, within=LEASE + 5)
+    time.sleep(2)  # let every orphan be probed by its new holder
+    for server in cluster.servers:
+        if path_of(server) in orphans:
+            gap = cluster.largest_gap(server, died, time.monotonic(), from_last_hit=True)
+            assert gap <= server.settings.interval_seconds + LEASE + TAKEOVER_MARGIN, (path_of(server), gap)
+
+    # SIGTERM: the worker hands its servers back as it stops; the last one takes them at once.
+    stopped, last = survivors
+    handed_back = time.monotonic()
+    stopped.terminate()
+    cluster.wait_for_even_split([last], within=HEARTBEAT + 1.0)
+    assert stopped.wait() == 0
+    assert time.monotonic() - handed_back < LEASE
+    steady_window(cluster, 3)
+
+    # A new worker: the load spreads again, without restarting the one that runs.
+    again = cluster.start_worker()
+    cluster.wait_for_even_split([last, again], within=15)
+    steady_window(cluster, 3)
+    cluster.assert_no_duplicates()
+
+
+def test_a_paused_worker_records_no_stale_probe_and_health_stays_consistent(cluster: Cluster) -> None:
+    workers = [cluster.start_worker() for _ in range(WORKERS)]
+    cluster.wait_for_even_split(workers, within=20)
+    paused, *others = workers
+    paused.process.send_signal(signal.SIGSTOP)
+    cluster.wait_for_even_split(others, within=LEASE + 5)
+    time.sleep(1)  # the new holders probe what the paused worker held
+    paused.process.send_signal(signal.SIGCONT)
+    cluster.wait_for_even_split(workers, within=15)
+    time.sleep(2)
+    for worker in workers:
+        assert worker.stop() == 0
+
+    with SqlAlchemyUnitOfWork(cluster.sessions) as uow:
+        for server in cluster.servers:
+            stored = uow.webservers.get(server.id)
+            assert stored is not None
+            history = [probe.result for probe in uow.probe_results.history(server.id, limit=1000)][::-1]
+            starts = [result.started_at for result in history]
+            gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(starts)]
+            # Strictly increasing, one probe per interval: no stale probe over a newer one.
+            assert min(gaps, default=99.0) >= server.settings.interval_seconds - EARLY, (server.id, gaps)
+            health = stored.health
+            expected = trailing_streaks([result.success for result in history])
+            assert (health.consecutive_successes, health.consecutive_failures) == expected, server.id
+            assert stored.last_checked_at == starts[-1]
