@@ -11,7 +11,7 @@ from healthmon.adapters.aiohttp_prober import AiohttpProber, open_client_session
 from healthmon.adapters.sqlalchemy.engine import create_database_engine, create_session_factory
 from healthmon.adapters.sqlalchemy.migrations import prepare_database, upgrade_database
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
-from healthmon.adapters.sqlalchemy.worker_lock import sqlite_worker_lock
+from healthmon.adapters.sqlalchemy.worker_lock import allows_one_worker, sqlite_worker_lock
 from healthmon.adapters.system_clock import SystemClock
 from healthmon.application.monitoring import MonitorSettings, MonitorWebservers
 from healthmon.application.use_cases import (
@@ -79,6 +79,7 @@ class Container(containers.DeclarativeContainer):
         shutdown_grace_seconds=settings.provided.shutdown_grace_seconds,
         summary_seconds=settings.provided.summary_seconds,
         lease_seconds=settings.provided.lease_seconds,
+        exclusive=providers.Callable(allows_one_worker, settings.provided.database_url),
     )
     # Entered by whichever process runs the worker, for as long as it runs.
     worker_lock = providers.Factory(sqlite_worker_lock, engine)

@@ -256,3 +256,20 @@ async def test_stopping_hands_every_lease_back(harness: Harness) -> None:
         assert len(harness.store.workers) == 1
     assert harness.store.owners == {}
     assert harness.store.workers == {}
+
+
+async def test_the_only_worker_the_store_allows_keeps_probing_through_an_outage(harness: Harness) -> None:
+    harness.register(1, interval_seconds=1)
+    harness.register(2, interval_seconds=1)
+    alone = dataclasses.replace(SHORT_LEASE, exclusive=True)
+    async with harness.running(alone) as stats:
+        await eventually(lambda: stats.results_stored >= 2, what="first results stored")
+        harness.down = True
+        taken = stats.probes_finished
+        # Well past the 0.6 s lease: no other worker can exist, so probing goes on.
+        await eventually(
+            lambda: stats.probes_finished >= taken + 6, within=8, what="probes during the outage"
+        )
+        harness.down = False
+        await eventually(lambda: stats.storage_available, what="recovery")
+    assert stats.results_stored == stats.probes_finished

@@ -45,6 +45,9 @@ class MonitorSettings:
     # A worker holds its servers while its heartbeat is younger than this; a dead worker's servers
     # are taken over this long after its last heartbeat.
     lease_seconds: float = 6.0
+    # The store lets no other worker run (SQLite's file lock): nobody can take this worker's servers,
+    # so it goes on probing through a database outage instead of stopping when its lease lapses.
+    exclusive: bool = False
 
     def __post_init__(self) -> None:
         for name in ("max_concurrency", "batch_size", "buffer_limit"):
@@ -208,14 +211,14 @@ class MonitorWebservers:
             self.stats.heartbeat = loop.time()
             # Past this point another worker may already hold these servers: start nothing until a
             # beat succeeds (it wakes this loop).
-            held = loop.time() < self._lease_until
+            held = self.settings.exclusive or loop.time() < self._lease_until
             for ticket in self._schedule.take_due(loop.time()) if held else []:
                 task = asyncio.create_task(self._probe(ticket, loop))
                 self._probes.add(task)
                 task.add_done_callback(self._probes.discard)
             next_due = self._schedule.next_due()
             wait = self.settings.refresh_seconds if next_due is None or not held else next_due - loop.time()
-            if held:
+            if held and not self.settings.exclusive:
                 wait = min(wait, self._lease_until - loop.time())
             self._wake.clear()
             if wait > 0:

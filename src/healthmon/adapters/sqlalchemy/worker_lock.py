@@ -14,8 +14,13 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from healthmon.adapters.sqlalchemy.engine import masked_url
+from healthmon.adapters.sqlalchemy.engine import database_url, masked_url
 from healthmon.application.errors import AnotherWorkerRunning
+
+
+def allows_one_worker(url: str) -> bool:
+    """Whether the database at url lets only one worker run (SQLite), so none can take its servers."""
+    return database_url(url).get_backend_name() == "sqlite"
 
 
 @contextlib.contextmanager
