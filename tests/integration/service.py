@@ -341,6 +341,9 @@ class TargetServer(ThreadingHTTPServer):
 
     # Request threads are joined by server_close(), so none outlives the test.
     daemon_threads = False
+    # Workers may connect to many paths at once; with the default backlog of 5 the kernel drops the
+    # surplus SYNs and those probes wait a second for the retry.
+    request_queue_size = 1024
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _TargetHandler)

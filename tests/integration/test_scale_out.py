@@ -52,10 +52,6 @@ TAKEOVER_MARGIN = HEARTBEAT + 1.0
 class HitLog(TargetServer):
     """The target, noting the monotonic time of every hit of every path."""
 
-    # A worker that takes over a hundred overdue servers connects to all of them at once; with the
-    # default backlog of 5 the kernel drops those SYNs and the probes wait a second for the retry.
-    request_queue_size = 1024
-
     def __init__(self) -> None:
         super().__init__()
         self._times_lock = threading.Lock()
