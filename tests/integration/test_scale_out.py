@@ -125,6 +125,14 @@ class Cluster:
 
         eventually_sync(even, within=within, what=f"{SERVERS} servers split evenly over pids {sorted(pids)}")
 
+    def wait_until_probed(self, paths: set[str], *, after: float) -> None:
+        """Wait until every one of these paths has been hit since `after`."""
+        eventually_sync(
+            lambda: all(self.target.times(path, after) for path in paths),
+            within=LEASE + 5,
+            what=f"{len(paths)} servers to be probed",
+        )
+
     def assert_no_duplicates(self) -> None:
         for server in self.servers:
             hits = self.target.times(path_of(server))
@@ -208,7 +216,7 @@ def test_workers_share_the_servers_and_take_over_from_killed_and_stopped_ones(cl
     killed.wait()
     died = time.monotonic()
     cluster.wait_for_even_split(survivors, within=LEASE + 5)
-    time.sleep(2)  # let every orphan be probed by its new holder
+    cluster.wait_until_probed(orphans, after=died)
     for server in cluster.servers:
         if path_of(server) in orphans:
             gap = cluster.largest_gap(server, died, time.monotonic(), from_last_hit=True)
@@ -234,12 +242,16 @@ def test_a_paused_worker_records_no_stale_probe_and_health_stays_consistent(clus
     workers = [cluster.start_worker() for _ in range(WORKERS)]
     cluster.wait_for_even_split(workers, within=20)
     paused, *others = workers
+    taken_over = cluster.held_by(paused)
     paused.process.send_signal(signal.SIGSTOP)
+    stopped_at = time.monotonic()
     cluster.wait_for_even_split(others, within=LEASE + 5)
-    time.sleep(1)  # the new holders probe what the paused worker held
+    cluster.wait_until_probed(taken_over, after=stopped_at)
     paused.process.send_signal(signal.SIGCONT)
+    resumed_at = time.monotonic()
     cluster.wait_for_even_split(workers, within=15)
-    time.sleep(2)
+    # The resumed worker probes what it holds again, so its results race the others' history.
+    cluster.wait_until_probed(cluster.held_by(paused), after=resumed_at)
     for worker in workers:
         assert worker.stop() == 0
 

@@ -279,12 +279,10 @@ class InMemoryUnitOfWork(UnitOfWork):
     def __init__(self, store: InMemoryStore | None = None) -> None:
         self.store = store if store is not None else InMemoryStore()
         self._undo: list[Undo] = []
-        self.committed = False
 
     def __enter__(self) -> Self:
         self.store.lock.acquire()
         self._undo = []
-        self.committed = False
         self.webservers = InMemoryWebserverRepository(self.store, self._undo)
         self.probe_results = InMemoryProbeResultRepository(self.store, self._undo)
         self.workers = InMemoryWorkerRepository(self.store, self._undo)
@@ -305,7 +303,6 @@ class InMemoryUnitOfWork(UnitOfWork):
 
     def commit(self) -> None:
         self._undo.clear()
-        self.committed = True
 
 
 __all__ = [

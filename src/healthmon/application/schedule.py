@@ -67,14 +67,6 @@ class Schedule:
     def __len__(self) -> int:
         return len(self._plans)
 
-    def __contains__(self, webserver_id: object) -> bool:
-        return webserver_id in self._plans
-
-    @property
-    def in_flight(self) -> int:
-        """How many servers have a probe running."""
-        return sum(plan.in_flight for plan in self._plans.values())
-
     def sync(self, webservers: Iterable[Webserver], now: float, wall: datetime | None = None) -> bool:
         """Make the plans match the current set of servers; True when anything changed.
 

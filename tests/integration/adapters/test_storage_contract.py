@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -17,6 +16,7 @@ from healthmon.domain.webserver import Webserver, WebserverChanges, WebserverId
 from tests.factories import failed, settings, succeeded
 from tests.fakes import EPOCH
 from tests.integration.conftest import UowFactory
+from tests.waiting import eventually_sync
 
 
 def add(uow_factory: UowFactory, n: int = 1, **overrides: object) -> Webserver:
@@ -537,7 +537,12 @@ def test_concurrent_claimers_take_disjoint_sets(
     if first_held_by_a_dead_worker:
         beat(uow_factory, worker("dead"))
         claim(uow_factory, "dead", len(servers))
-        time.sleep(ttl.total_seconds() * 1.5)  # ages the dead worker's heartbeat past the ttl
+
+        def dead_has_expired() -> bool:
+            with uow_factory() as uow:
+                return not uow.workers.live(ttl)
+
+        eventually_sync(dead_has_expired, what="the dead worker's heartbeat to age past the ttl")
     names = [f"w{n}" for n in range(4)]
     taken = dict.fromkeys(names, 0)
     errors: list[BaseException] = []
