@@ -39,12 +39,9 @@ from healthmon.adapters.sqlalchemy.migrations import upgrade_database
 from healthmon.adapters.sqlalchemy.tables import requests_table, webservers_table
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from healthmon.application.ports import HistoryCursor
-from healthmon.application.use_cases import (
-    GetWebserver,
-    ListProbeHistory,
-    ListWebservers,
-    RecordProbeResults,
-)
+from healthmon.application.use_cases.history import ListProbeHistory
+from healthmon.application.use_cases.recording import RecordProbeResults
+from healthmon.application.use_cases.webservers import GetWebserver, ListWebservers
 from healthmon.domain.probe import ProbeResult
 from healthmon.domain.webserver import WebserverId
 

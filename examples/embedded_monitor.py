@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 from healthmon.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from healthmon.adapters.system_clock import SystemClock
-from healthmon.application.use_cases import GetWebserver, RecordProbeResults, RegisterWebserver
+from healthmon.application.use_cases.recording import RecordProbeResults
+from healthmon.application.use_cases.webservers import GetWebserver, RegisterWebserver
 from healthmon.domain.probe import ErrorKind, ProbeResult
 from healthmon.domain.webserver import WebserverSettings
 

@@ -14,16 +14,16 @@ from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from healthmon.adapters.sqlalchemy.worker_lock import allows_one_worker, sqlite_worker_lock
 from healthmon.adapters.system_clock import SystemClock
 from healthmon.application.monitoring import MonitorSettings, MonitorWebservers
-from healthmon.application.use_cases import (
+from healthmon.application.use_cases.history import ListProbeHistory
+from healthmon.application.use_cases.recording import RecordProbeResults
+from healthmon.application.use_cases.webservers import (
     GetWebserver,
-    ListProbeHistory,
     ListWebservers,
-    ListWorkers,
-    RecordProbeResults,
     RegisterWebserver,
     RemoveWebserver,
     UpdateWebserver,
 )
+from healthmon.application.use_cases.workers import ListWorkers
 from healthmon.settings import Settings
 
 

@@ -17,7 +17,8 @@ from healthmon import __version__
 from healthmon.adapters.sqlalchemy.engine import create_session_factory
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from healthmon.adapters.system_clock import SystemClock
-from healthmon.application.use_cases import ListProbeHistory, RegisterWebserver
+from healthmon.application.use_cases.history import ListProbeHistory
+from healthmon.application.use_cases.webservers import RegisterWebserver
 from healthmon.domain.webserver import Webserver, WebserverSettings
 from tests.integration.conftest import scratch_database
 from tests.integration.service import (

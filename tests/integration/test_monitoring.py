@@ -18,13 +18,9 @@ from healthmon.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from healthmon.application.errors import StorageUnavailable
 from healthmon.application.monitoring import MonitorSettings, MonitorStats, MonitorWebservers
 from healthmon.application.ports import UnitOfWork
-from healthmon.application.use_cases import (
-    GetWebserver,
-    ListProbeHistory,
-    RecordProbeResults,
-    RegisterWebserver,
-    RemoveWebserver,
-)
+from healthmon.application.use_cases.history import ListProbeHistory
+from healthmon.application.use_cases.recording import RecordProbeResults
+from healthmon.application.use_cases.webservers import GetWebserver, RegisterWebserver, RemoveWebserver
 from healthmon.domain.health import HealthState
 from healthmon.domain.probe import RecordedProbe
 from healthmon.domain.webserver import Webserver, WebserverId

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from healthmon.application.monitoring import MonitorStats
-from healthmon.application.use_cases import ListProbeHistory
+from healthmon.application.use_cases.history import ListProbeHistory
 from healthmon.container import Container, build_container
 from healthmon.domain.health import HealthState
 from healthmon.domain.probe import RecordedProbe

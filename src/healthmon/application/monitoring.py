@@ -16,7 +16,7 @@ from healthmon.application.membership import Membership, this_worker
 from healthmon.application.ports import Clock, Prober, UnitOfWork, WorkerInfo
 from healthmon.application.result_buffer import ResultBuffer
 from healthmon.application.schedule import Schedule, Ticket
-from healthmon.application.use_cases import RecordProbeResults
+from healthmon.application.use_cases.recording import RecordProbeResults
 from healthmon.domain.probe import ProbeResult
 from healthmon.domain.webserver import Webserver, WebserverId
 

@@ -13,10 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from healthmon.adapters.sqlalchemy.engine import create_session_factory
 from healthmon.adapters.sqlalchemy.tables import requests_table, webservers_table
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
-from healthmon.application.use_cases import (
+from healthmon.application.use_cases.recording import RecordOutcome, RecordProbeResults
+from healthmon.application.use_cases.webservers import (
     GetWebserver,
-    RecordOutcome,
-    RecordProbeResults,
     RegisterWebserver,
     RemoveWebserver,
     UpdateWebserver,

@@ -16,7 +16,7 @@ from healthmon.adapters.sqlalchemy.engine import (
 )
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from healthmon.application.errors import StorageUnavailable
-from healthmon.application.use_cases import GetWebserver, ListWebservers, RegisterWebserver
+from healthmon.application.use_cases.webservers import GetWebserver, ListWebservers, RegisterWebserver
 from tests.factories import settings
 from tests.fakes import FakeClock
 from tests.integration.tcp_proxy import TcpProxy

@@ -7,7 +7,8 @@ import threading
 from dependency_injector import providers
 
 from healthmon.adapters.memory import InMemoryUnitOfWork
-from healthmon.application.use_cases import DEFAULT_PAGE_SIZE, ListWebservers, Page
+from healthmon.application.use_cases.paging import DEFAULT_PAGE_SIZE, Page
+from healthmon.application.use_cases.webservers import ListWebservers
 from healthmon.container import Container
 from healthmon.domain.health import HealthState
 from healthmon.domain.webserver import Webserver, WebserverId

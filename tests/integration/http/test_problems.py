@@ -9,7 +9,7 @@ import pytest
 from dependency_injector import providers
 
 from healthmon.adapters.memory import InMemoryUnitOfWork
-from healthmon.application.use_cases import GetWebserver, WebserverDetails
+from healthmon.application.use_cases.webservers import GetWebserver, WebserverDetails
 from healthmon.container import Container
 from healthmon.domain.webserver import WebserverId
 from tests.integration.http.conftest import (

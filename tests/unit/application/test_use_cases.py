@@ -9,11 +9,11 @@ import pytest
 
 from healthmon.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from healthmon.application.ports import HistoryCursor
-from healthmon.application.use_cases import (
+from healthmon.application.use_cases.history import ListProbeHistory
+from healthmon.application.use_cases.recording import RecordProbeResults
+from healthmon.application.use_cases.webservers import (
     GetWebserver,
-    ListProbeHistory,
     ListWebservers,
-    RecordProbeResults,
     RegisterWebserver,
     RemoveWebserver,
     UpdateWebserver,

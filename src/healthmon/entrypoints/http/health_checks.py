@@ -10,7 +10,7 @@ from litestar import get
 from litestar.di import NamedDependency
 
 from healthmon.application.errors import StorageRejected
-from healthmon.application.use_cases import ListWebservers
+from healthmon.application.use_cases.webservers import ListWebservers
 from healthmon.domain.errors import HealthmonError
 from healthmon.entrypoints.http.access import PUBLIC
 from healthmon.entrypoints.http.schemas import StatusOut, problem_responses

@@ -21,7 +21,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from msgspec import UNSET, Meta, UnsetType
 
 from healthmon.application.ports import WorkerInfo
-from healthmon.application.use_cases import WebserverDetails
+from healthmon.application.use_cases.webservers import WebserverDetails
 from healthmon.domain.health import HEALTHY_AFTER, THRESHOLD_RANGE, UNHEALTHY_AFTER, HealthState
 from healthmon.domain.probe import ErrorKind, RecordedProbe
 from healthmon.domain.webserver import (

@@ -17,11 +17,10 @@ from litestar.enums import RequestEncodingType
 from litestar.openapi.spec import Example
 from litestar.params import BodyKwarg, PathParameter, QueryParameter
 
-from healthmon.application.use_cases import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
+from healthmon.application.use_cases.history import ListProbeHistory
+from healthmon.application.use_cases.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from healthmon.application.use_cases.webservers import (
     GetWebserver,
-    ListProbeHistory,
     ListWebservers,
     RegisterWebserver,
     RemoveWebserver,

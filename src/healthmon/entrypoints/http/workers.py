@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import get
 from litestar.di import NamedDependency
 
-from healthmon.application.use_cases import ListWorkers
+from healthmon.application.use_cases.workers import ListWorkers
 from healthmon.entrypoints.http.schemas import WorkerListOut, WorkerOut, problem_responses
 
 

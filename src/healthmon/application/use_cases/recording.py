@@ -1,0 +1,93 @@
+"""The use case that stores probe results and advances health."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from healthmon.application.ports import UnitOfWork
+from healthmon.domain.health import HealthState
+from healthmon.domain.probe import ProbeResult
+from healthmon.domain.webserver import WebserverId
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class HealthChange:
+    """One webserver's health moved from one state to another at a probe's start time."""
+
+    webserver_id: WebserverId
+    name: str
+    old: HealthState
+    new: HealthState
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RecordOutcome:
+    """What recording a batch did: rows stored, results dropped, health changes made."""
+
+    stored: int
+    dropped: int
+    changes: list[HealthChange]
+
+
+class RecordProbeResults:
+    """Store a batch of probe results and advance each webserver's health.
+
+    - Every result of a webserver that still exists is stored, once.
+    - Each webserver's state machine sees its results in probe start order.
+    - A result that started no later than the webserver's last_checked_at is stale and dropped: a
+      late result of a worker that lost the server never lands on a newer one, nor twice.
+    - A result for a webserver deleted meanwhile is dropped, not an error.
+    - The whole batch is one transaction: all of it is stored, or none.
+    - Each health change is logged as `webserver ID NAME: old -> new`.
+    """
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def execute(self, results: Sequence[ProbeResult]) -> RecordOutcome:
+        """Store the batch; return what was stored, dropped and changed."""
+        if not results:
+            return RecordOutcome(0, 0, [])
+        ordered = sorted(results, key=lambda result: result.started_at)
+        changes: list[HealthChange] = []
+        with self._uow as uow:
+            servers = uow.webservers.get_many({r.webserver_id for r in ordered}, lock=True)
+            kept: list[ProbeResult] = []
+            for result in ordered:
+                before = servers.get(result.webserver_id)
+                if before is None or (
+                    before.last_checked_at is not None and result.started_at <= before.last_checked_at
+                ):
+                    continue
+                kept.append(result)
+                after, transition = before.record(result)
+                servers[result.webserver_id] = after
+                if transition.changed:
+                    changes.append(
+                        HealthChange(
+                            after.id,
+                            after.settings.name,
+                            before.state,
+                            after.state,
+                            result.started_at,
+                        )
+                    )
+            uow.probe_results.add_many(kept)
+            for webserver in servers.values():
+                uow.webservers.save(webserver)
+            uow.commit()
+        for change in changes:
+            logger.info(
+                "webserver %s %s: %s -> %s",
+                change.webserver_id,
+                change.name,
+                change.old,
+                change.new,
+            )
+        return RecordOutcome(stored=len(kept), dropped=len(results) - len(kept), changes=changes)

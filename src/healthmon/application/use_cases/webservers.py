@@ -1,0 +1,134 @@
+"""Use cases that register, change, remove, read and list webservers."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from healthmon.application.ports import Clock, UnitOfWork
+from healthmon.application.use_cases.paging import DEFAULT_PAGE_SIZE, Page, check_limit
+from healthmon.domain.errors import WebserverNotFound
+from healthmon.domain.health import HealthState
+from healthmon.domain.probe import RecordedProbe
+from healthmon.domain.webserver import Webserver, WebserverChanges, WebserverId, WebserverSettings
+
+logger = logging.getLogger(__name__)
+
+LAST_REQUESTS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class WebserverDetails:
+    """A webserver with its most recent probes, newest first."""
+
+    webserver: Webserver
+    last_requests: list[RecordedProbe]
+
+
+def require_webserver(webserver: Webserver | None, webserver_id: WebserverId) -> Webserver:
+    """The webserver, or WebserverNotFound when it is gone."""
+    if webserver is None:
+        raise WebserverNotFound(webserver_id)
+    return webserver
+
+
+class RegisterWebserver:
+    """Start watching a webserver.
+
+    - The settings are already validated by WebserverSettings.
+    - A URL is watched once: registering it again raises WebserverAlreadyRegistered.
+    - Health starts unknown with both streaks at zero.
+    """
+
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    def execute(self, settings: WebserverSettings) -> Webserver:
+        """Store the webserver and return it with its new id."""
+        with self._uow as uow:
+            webserver = uow.webservers.add(settings, self._clock.now())
+            uow.commit()
+        logger.info("webserver %s %s: registered %s", webserver.id, settings.name, settings.url)
+        return webserver
+
+
+class UpdateWebserver:
+    """Change some of a webserver's settings.
+
+    - Fields left as None keep their value; the result is validated as a whole.
+    - A changed URL resets health to unknown with zero streaks; the history is kept.
+    - The row is locked while it changes, so a concurrent probe result is never lost.
+    """
+
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    def execute(self, webserver_id: WebserverId, changes: WebserverChanges) -> Webserver:
+        """Apply the changes and return the updated webserver."""
+        with self._uow as uow:
+            current = require_webserver(uow.webservers.get(webserver_id, lock=True), webserver_id)
+            updated = current.reconfigure(changes, self._clock.now())
+            if updated is not current:
+                uow.webservers.save(updated)
+                uow.commit()
+        return updated
+
+
+class RemoveWebserver:
+    """Stop watching a webserver and delete its history.
+
+    - Removing an unknown id raises WebserverNotFound.
+    """
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def execute(self, webserver_id: WebserverId) -> None:
+        """Delete the webserver and every probe result it had."""
+        with self._uow as uow:
+            if not uow.webservers.remove(webserver_id):
+                raise WebserverNotFound(webserver_id)
+            uow.commit()
+        logger.info("webserver %s: removed", webserver_id)
+
+
+class GetWebserver:
+    """Read one webserver with its current health and its last 10 probes, newest first."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def execute(self, webserver_id: WebserverId) -> WebserverDetails:
+        """The webserver's details; an unknown id raises WebserverNotFound."""
+        with self._uow as uow:
+            webserver = require_webserver(uow.webservers.get(webserver_id), webserver_id)
+            last = uow.probe_results.history(webserver_id, limit=LAST_REQUESTS)
+        return WebserverDetails(webserver, last)
+
+
+class ListWebservers:
+    """List webservers with their health.
+
+    - Stable order: ascending id.
+    - Optional filter on one health state.
+    - Keyset pagination: pass the previous page's next_cursor to get the next page.
+    """
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def execute(
+        self,
+        *,
+        health: HealthState | None = None,
+        after: WebserverId | None = None,
+        limit: int = DEFAULT_PAGE_SIZE,
+    ) -> Page[Webserver, WebserverId]:
+        """One page of webservers with ids greater than `after`."""
+        check_limit(limit)
+        with self._uow as uow:
+            rows = uow.webservers.list(health=health, after=after, limit=limit + 1)
+        items = rows[:limit]
+        return Page(items, items[-1].id if len(rows) > limit else None)
