@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from healthmon.domain.errors import InvalidField
+from healthmon.entrypoints.cli import main
 from healthmon.settings import DEFAULT_DATABASE_URL, Settings
 
 
@@ -159,3 +160,17 @@ def test_an_allowed_host_that_is_not_a_name_or_address_is_refused(value: str) ->
     with pytest.raises(InvalidField) as raised:
         Settings.from_env({"HEALTHMON_ALLOWED_HOSTS": f"ok.example, {value}"})
     assert raised.value.field == "HEALTHMON_ALLOWED_HOSTS"
+
+
+def test_a_bad_key_setting_stops_a_command_with_one_line_before_it_touches_anything(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # `db upgrade` reads settings as `serve` and `worker` do, and ends by itself if they pass.
+    monkeypatch.setenv("HEALTHMON_DATABASE_URL", f"sqlite:///{tmp_path / 'untouched.db'}")
+    monkeypatch.setenv("HEALTHMON_API_KEYS", "/path/that/does/not/exist")
+    assert main(["db", "upgrade"]) == 1
+    printed = capsys.readouterr()
+    assert printed.out == ""
+    assert printed.err.count("\n") == 1
+    assert printed.err.startswith("healthmon: error: HEALTHMON_API_KEYS names a key file that does not exist")
+    assert not (tmp_path / "untouched.db").exists()
