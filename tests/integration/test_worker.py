@@ -18,11 +18,11 @@ from healthmon.application.monitoring import MonitorStats
 from healthmon.application.use_cases.history import ListProbeHistory
 from healthmon.container import Container, build_container
 from healthmon.domain.health import HealthState
-from healthmon.domain.probe import RecordedProbe
+from healthmon.domain.probe import ErrorKind, RecordedProbe
 from healthmon.domain.webserver import Webserver, WebserverId, WebserverSettings
 from healthmon.entrypoints.worker import run_monitor
 from healthmon.settings import Settings
-from tests.integration.targets import TargetSite, hang, raw_target
+from tests.integration.targets import TargetSite, hang, raw_target, turn_url
 from tests.integration.tcp_proxy import TcpProxy
 from tests.waiting import eventually
 
@@ -112,6 +112,26 @@ async def test_health_follows_the_five_and_three_rule_in_the_stored_history(
     assert {probe.result.status_code for probe in bad_history} == {500}
     assert bad_now.state is HealthState.UNHEALTHY
     assert bad_now.health_changed_at == bad_history[2].result.started_at
+
+
+async def test_a_redirect_to_a_host_name_no_one_can_encode_is_stored_as_a_failure(
+    sqlite_url: str, site: tuple[TargetSite, TestServer]
+) -> None:
+    _, server = site
+    url = turn_url(server.make_url("/"), after=1, to="http://./x")
+    async with running(quick_settings(sqlite_url)) as worker:
+        turned = worker.register(
+            "turned", str(url), interval_seconds=1, healthy_threshold=1, unhealthy_threshold=1
+        )
+        await eventually(
+            lambda: worker.webserver(turned.id).state is HealthState.UNHEALTHY,
+            within=10,
+            what="the server to turn unhealthy",
+        )
+        history = worker.history(turned.id)[::-1]
+
+    assert (history[0].result.status_code, history[0].result.success) == (200, True)
+    assert history[1].result.error_kind is ErrorKind.INVALID_URL
 
 
 async def test_a_hung_target_does_not_delay_its_neighbours(
