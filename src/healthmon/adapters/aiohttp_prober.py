@@ -152,12 +152,14 @@ class AiohttpProber(Prober):
             latency_ms = _elapsed_ms(start)
             kind, message = describe_failure(exc, timeout_seconds)
             # A target decides what goes wrong here, every interval: a traceback at a higher level
-            # would let it flood the log. The kind and message reach the history instead.
+            # would let it flood the log. The kind and message reach the history instead. The message,
+            # never the exception's repr, which holds the request headers, the Authorization made from
+            # the URL's password among them, and the server's headers, over many lines.
             logger.debug(
-                "probe of webserver %s failed: %s (%r)",
+                "probe of webserver %s failed: %s: %s",
                 webserver.id,
                 kind,
-                exc,
+                message,
                 exc_info=not _is_foreseen(exc),
             )
             return ProbeResult.failure(

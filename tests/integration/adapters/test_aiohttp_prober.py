@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -403,6 +404,22 @@ async def test_credentials_and_cookies_do_not_follow_a_redirect_to_another_host(
     assert at_other.headers.get("Host", "").startswith("localhost:")
     assert "Authorization" not in at_other.headers
     assert "Cookie" not in at_other.headers
+
+
+async def test_a_failed_probe_logs_one_line_without_the_password(
+    prober: AiohttpProber, site: tuple[TargetSite, URL], caplog: pytest.LogCaptureFixture
+) -> None:
+    _, root = site
+    url = (root / "loop").with_user("user").with_password("s3cr3t")
+
+    with caplog.at_level(logging.DEBUG, logger="healthmon"):
+        result = await prober.probe(webserver(url))
+
+    assert_failed(result, ErrorKind.TOO_MANY_REDIRECTS)
+    [line] = [record.getMessage() for record in caplog.records if record.name.startswith("healthmon")]
+    assert line == f"probe of webserver 7 failed: too_many_redirects: {result.error_message}"
+    assert "s3cr3t" not in caplog.text
+    assert base64.b64encode(b"user:s3cr3t").decode() not in caplog.text
 
 
 async def test_keeps_no_cookies_even_for_the_same_host(
