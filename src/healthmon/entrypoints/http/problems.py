@@ -129,14 +129,7 @@ def http_exception_to_problem(exc: HTTPException) -> ProblemDetailsException:
     if isinstance(exc.extra, list):
         # Litestar's validation errors: [{"message": ..., "key": ..., "source": ...}, ...]; its
         # detail names only the URL, so the detail is rebuilt from the fields.
-        fields = [
-            (
-                str(item.get("key") or item.get("source") or "request"),
-                str(item.get("message", "")).replace("`", ""),
-            )
-            for item in exc.extra
-            if isinstance(item, dict)
-        ]
+        fields = [_validation_field(item) for item in exc.extra if isinstance(item, dict)]
         extra = _field_errors(fields)
         detail = (
             "The request could not be read: "
@@ -144,6 +137,18 @@ def http_exception_to_problem(exc: HTTPException) -> ProblemDetailsException:
             + "."
         )
     return _problem(Problem(int(status), slug, title), detail, headers=exc.headers, extra=extra)
+
+
+# The handlers' parameter for the body: Litestar names it when the body is empty (StrictBody reads
+# every other body and names the fields itself).
+_BODY_PARAMETER: Final = "data"
+
+
+def _validation_field(item: dict[str, Any]) -> tuple[str, str]:
+    key = str(item.get("key") or item.get("source") or "request")
+    if key == _BODY_PARAMETER:
+        return "body", "is empty; send a JSON object"
+    return key, str(item.get("message", "")).replace("`", "")
 
 
 def unexpected_to_problem(exc: Exception) -> ProblemDetailsException:
