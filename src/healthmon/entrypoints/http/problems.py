@@ -31,7 +31,7 @@ from healthmon.domain.errors import (
 )
 from healthmon.entrypoints.http.cursors import InvalidCursor
 from healthmon.entrypoints.http.health_checks import NotReady
-from healthmon.entrypoints.http.schemas import MAX_BODY_BYTES
+from healthmon.entrypoints.http.schemas import MAX_BODY_BYTES, ClientDisconnected
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,10 @@ def to_problem(exc: HealthmonError) -> ProblemDetailsException:
 def http_exception_to_problem(exc: HTTPException) -> ProblemDetailsException:
     """The problem for one of Litestar's HTTP errors; a 5xx never shows its detail."""
     status = HTTPStatus(exc.status_code)
-    if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+    if isinstance(exc, ClientDisconnected):
+        # Routine on a flaky network, and the answer reaches no one: not worth more than a debug line.
+        logger.debug("client disconnected before sending the whole body")
+    elif status >= HTTPStatus.INTERNAL_SERVER_ERROR:
         logger.error("answering %s for %s", int(status), type(exc).__name__, exc_info=exc)
         return _problem(
             Problem(int(status), "internal-error", status.phrase), _HIDDEN_DETAIL, headers=exc.headers

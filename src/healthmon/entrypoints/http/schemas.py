@@ -15,8 +15,9 @@ from datetime import MAXYEAR, MINYEAR, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar
 
 import msgspec
+from litestar import Request
 from litestar.dto import MsgspecDTO
-from litestar.exceptions import ValidationException
+from litestar.exceptions import ClientException, InternalServerException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from msgspec import UNSET, Meta, UnsetType
 
@@ -36,6 +37,8 @@ from healthmon.domain.webserver import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator
+
     from litestar._openapi.schema_generation import SchemaCreator
     from litestar.dto._backend import DTOBackend
     from litestar.openapi.spec import Reference, Schema
@@ -445,3 +448,20 @@ class StrictBody(MsgspecDTO[StructT]):
     def decode_bytes(self, value: bytes) -> Any:
         """The body as the model type, or a 400 listing every field that is not readable."""
         return decode_body(value, self.model_type)
+
+
+class ClientDisconnected(ClientException):
+    """The client went away before it had sent the whole body: nobody is left to answer."""
+
+
+class BodyRequest(Request[Any, Any, Any]):
+    """A request whose body, cut short by the client, raises ClientDisconnected (not a server error)."""
+
+    async def stream(self) -> AsyncGenerator[bytes, None]:
+        """The body's chunks; ClientDisconnected when the client leaves before the last one."""
+        try:
+            async for chunk in super().stream():
+                yield chunk
+        except InternalServerException as exc:
+            # The only server error reading a body raises: a disconnect event before the last chunk.
+            raise ClientDisconnected("the client disconnected before sending the whole body") from exc

@@ -40,6 +40,7 @@ from healthmon.entrypoints.http.cursors import (
 )
 from healthmon.entrypoints.http.schemas import (
     DATE_TIME_PATTERN,
+    BodyRequest,
     RequestOut,
     RequestPageOut,
     StrictBody,
@@ -132,6 +133,7 @@ class WebserverController(Controller):
 
     path = "/webservers"
     tags = ["webservers"]  # noqa: RUF012 - Litestar reads this class attribute
+    request_class = BodyRequest
 
     @post(
         sync_to_thread=True,
