@@ -7,10 +7,11 @@
 - Anything else is a bug: a 500 whose body says nothing about it; the traceback goes to the log.
 
 Status policy: 400 `invalid-request` when the request cannot be read as the declared types (not
-JSON, not an object, unknown or missing fields, a wrong JSON type, a query or path parameter that
-does not parse); 422 `invalid-field` when it can, but a value breaks a rule (a length, a range, the
-URL rules, since after until, a datetime without a timezone); 422 `invalid-cursor` for a cursor
-this API did not produce. Both 400 and 422 carry `errors`: [{"field", "message"}, ...].
+JSON in UTF-8, nested too deeply, not an object, unknown or missing fields, a wrong JSON type, a
+query or path parameter that does not parse); 422 `invalid-field` when it can, but a value breaks a
+rule (a length, a range, the name and URL patterns, a datetime without a timezone or with no UTC
+equivalent); 422 `invalid-cursor` for a cursor not of the cursor pattern. Both 400 and 422 carry
+`errors`: [{"field", "message"}, ...]. A client that leaves mid-body gets no answer and one debug line.
 """
 
 from __future__ import annotations

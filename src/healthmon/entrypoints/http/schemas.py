@@ -411,12 +411,15 @@ def decode_body(raw: bytes, body_type: type[StructT]) -> StructT:
 def _decode_field(text: msgspec.Raw, field_type: Any) -> object:
     try:
         return msgspec.json.decode(text, type=field_type, strict=True)
-    except msgspec.ValidationError:
+    except msgspec.ValidationError as exc:
         # JSON Schema counts 5.0 as an integer, and some clients cannot write 5; no field is a float.
         number = _number(text)
         if number is None or not number.is_integer():
             raise
-        return msgspec.convert(int(number), field_type, strict=True)
+        try:
+            return msgspec.convert(int(number), field_type, strict=True)
+        except msgspec.ValidationError:
+            raise exc from None
 
 
 def _number(text: msgspec.Raw) -> float | None:
