@@ -148,7 +148,7 @@ class WebserverController(Controller):
                 required=True,
             )
         ],
-        responses=problem_responses(409, 413, 422, *_WRITE),
+        responses=problem_responses(409, 413, 415, 422, *_WRITE),
     )
     def create(
         self, data: NewWebserverBody, register_webserver: NamedDependency[RegisterWebserver]
@@ -200,7 +200,7 @@ class WebserverController(Controller):
         summary="Change some settings of a webserver",
         dto=StrictBody[WebserverPatch],
         return_dto=None,
-        responses=problem_responses(404, 409, 413, 422, *_WRITE),
+        responses=problem_responses(404, 409, 413, 415, 422, *_WRITE),
     )
     def update(
         self,
@@ -218,7 +218,7 @@ class WebserverController(Controller):
         summary="Replace a webserver's settings",
         dto=StrictBody[WebserverIn],
         return_dto=None,
-        responses=problem_responses(404, 409, 413, 422, *_WRITE),
+        responses=problem_responses(404, 409, 413, 415, 422, *_WRITE),
     )
     def replace(
         self,
