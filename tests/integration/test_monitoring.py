@@ -15,8 +15,10 @@ from typing import Self
 import pytest
 
 from healthmon.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from healthmon.adapters.memory_metrics import InMemoryMetrics
 from healthmon.application.errors import StorageUnavailable
-from healthmon.application.monitoring import MonitorSettings, MonitorStats, MonitorWebservers
+from healthmon.application.monitoring.monitor import MonitorWebservers
+from healthmon.application.monitoring.settings import MonitorSettings
 from healthmon.application.ports import UnitOfWork
 from healthmon.application.use_cases.history import ListProbeHistory
 from healthmon.application.use_cases.recording import RecordProbeResults
@@ -26,6 +28,7 @@ from healthmon.domain.probe import RecordedProbe
 from healthmon.domain.webserver import Webserver, WebserverId
 from tests.factories import settings
 from tests.fakes import FakeClock, FakeProber
+from tests.monitor_counts import MonitorCounts
 from tests.waiting import eventually
 
 FAST = MonitorSettings(
@@ -80,12 +83,15 @@ class Harness:
         return GetWebserver(InMemoryUnitOfWork(self.store)).execute(webserver_id).webserver.state
 
     @asynccontextmanager
-    async def running(self, monitor_settings: MonitorSettings = FAST) -> AsyncIterator[MonitorStats]:
-        monitor = MonitorWebservers(self.uow(), self.prober, RecordProbeResults(self.uow()), monitor_settings)
+    async def running(self, monitor_settings: MonitorSettings = FAST) -> AsyncIterator[MonitorCounts]:
+        metrics = InMemoryMetrics()
+        monitor = MonitorWebservers(
+            self.uow(), self.prober, RecordProbeResults(self.uow()), monitor_settings, metrics=metrics
+        )
         stop = asyncio.Event()
         task = asyncio.create_task(monitor.run(stop))
         try:
-            yield monitor.stats
+            yield MonitorCounts(metrics)
         finally:
             stop.set()
             await asyncio.wait_for(task, timeout=10)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
-from healthmon.application.schedule import Schedule, first_offset
+from healthmon.application.monitoring.schedule import Schedule, first_offset
 from healthmon.domain.webserver import Webserver, WebserverChanges, WebserverId
 from tests.factories import settings
 from tests.fakes import EPOCH
