@@ -8,6 +8,7 @@ from healthmon.application.monitoring.metrics import (
     PROBES_FINISHED,
     PROBES_SKIPPED,
     PROBES_STARTED,
+    PROBES_WAITING,
     RESULTS_DROPPED,
     RESULTS_STORED,
     SERVERS_HELD,
@@ -36,6 +37,10 @@ class MonitorCounts:
     @property
     def probes_skipped(self) -> int:
         return int(self.metrics.value(PROBES_SKIPPED))
+
+    @property
+    def probes_waiting(self) -> int:
+        return int(self.metrics.value(PROBES_WAITING))
 
     @property
     def probes_abandoned(self) -> int:
