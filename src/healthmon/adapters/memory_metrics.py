@@ -44,9 +44,10 @@ class InMemoryMetrics(Metrics):
     def __init__(self, samples_kept: int | None = SAMPLES_KEPT) -> None:
         self._lock = threading.Lock()
         self._samples_kept = samples_kept
-        self._counters: dict[tuple[Metric, str | None], float] = {}
-        self._gauges: dict[Metric, float] = {}
-        self._histograms: dict[Metric, _Histogram] = {}
+        # Keyed by name: a metric's own hash would cover every field, on every call.
+        self._counters: dict[tuple[str, str | None], float] = {}
+        self._gauges: dict[str, float] = {}
+        self._histograms: dict[str, _Histogram] = {}
 
     def add(self, metric: Metric, amount: float = 1, label: str | None = None) -> None:
         _expect(metric, MetricKind.COUNTER)
@@ -55,19 +56,20 @@ class InMemoryMetrics(Metrics):
         if (label is None) != (metric.label is None) or (label is not None and label not in metric.values):
             raise ValueError(f"counter {metric.name} takes no label value {label!r}")
         with self._lock:
-            self._counters[metric, label] = self._counters.get((metric, label), 0.0) + amount
+            key = (metric.name, label)
+            self._counters[key] = self._counters.get(key, 0.0) + amount
 
     def set(self, metric: Metric, value: float) -> None:
         _expect(metric, MetricKind.GAUGE)
         with self._lock:
-            self._gauges[metric] = value
+            self._gauges[metric.name] = value
 
     def observe(self, metric: Metric, value: float) -> None:
         _expect(metric, MetricKind.HISTOGRAM)
         with self._lock:
-            histogram = self._histograms.get(metric)
+            histogram = self._histograms.get(metric.name)
             if histogram is None:
-                self._histograms[metric] = histogram = _Histogram(self._samples_kept)
+                self._histograms[metric.name] = histogram = _Histogram(self._samples_kept)
             histogram.count += 1
             histogram.total += value
             histogram.maximum = max(histogram.maximum, value)
@@ -77,17 +79,17 @@ class InMemoryMetrics(Metrics):
         """A gauge's value, or a counter's total: for one label value, or over all of them."""
         with self._lock:
             if metric.kind is MetricKind.GAUGE:
-                return self._gauges.get(metric, 0.0)
+                return self._gauges.get(metric.name, 0.0)
             _expect(metric, MetricKind.COUNTER)
             if label is not None:
-                return self._counters.get((metric, label), 0.0)
-            return sum(amount for (counted, _), amount in self._counters.items() if counted == metric)
+                return self._counters.get((metric.name, label), 0.0)
+            return sum(amount for (name, _), amount in self._counters.items() if name == metric.name)
 
     def histogram(self, metric: Metric) -> HistogramFigures:
         """What the histogram has seen so far."""
         _expect(metric, MetricKind.HISTOGRAM)
         with self._lock:
-            histogram = self._histograms.get(metric) or _Histogram(0)
+            histogram = self._histograms.get(metric.name) or _Histogram(0)
             return HistogramFigures(
                 histogram.count, histogram.total, histogram.maximum, list(histogram.samples)
             )

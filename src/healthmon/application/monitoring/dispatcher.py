@@ -75,6 +75,13 @@ class Dispatcher:
         """How many probes run now."""
         return len(self._probes)
 
+    def show_gauges(self) -> None:
+        """Set the gauges of probes in flight, probes waiting and results buffered to their values now."""
+        # Sampled (each refresh) rather than set at every probe: a scrape sees the same, for less work.
+        self._metrics.set(PROBES_IN_FLIGHT, self._admission.in_flight)
+        self._metrics.set(PROBES_WAITING, self._admission.waiting)
+        self._metrics.set(RESULTS_BUFFERED, len(self._buffer))
+
     async def run_until(self, stop: asyncio.Event) -> None:
         """Dispatch until `stop` is set (it must also set the wake event)."""
         loop = asyncio.get_running_loop()
@@ -111,8 +118,7 @@ class Dispatcher:
             abandoned = len(pending)
         if abandoned:
             self._metrics.add(PROBES_ABANDONED, abandoned)
-        self._metrics.set(PROBES_IN_FLIGHT, 0)
-        self._metrics.set(PROBES_WAITING, 0)
+        self.show_gauges()
         return abandoned
 
     def _start_admitted(self, now: float) -> None:
@@ -133,8 +139,6 @@ class Dispatcher:
             task = asyncio.create_task(self._probe(ticket))
             self._probes.add(task)
             task.add_done_callback(self._probes.discard)
-        self._metrics.set(PROBES_IN_FLIGHT, self._admission.in_flight)
-        self._metrics.set(PROBES_WAITING, self._admission.waiting)
 
     async def _probe(self, ticket: Ticket) -> None:
         loop = asyncio.get_running_loop()
@@ -153,7 +157,6 @@ class Dispatcher:
             self._metrics.add(PROBES_FINISHED, 1, "success" if result.success else "failure")
             if current:
                 self._buffer.put(result)
-                self._metrics.set(RESULTS_BUFFERED, len(self._buffer))
                 if len(self._buffer) >= self._settings.batch_size:
                     self._batch_ready()
             else:

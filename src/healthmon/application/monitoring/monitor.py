@@ -110,6 +110,7 @@ class MonitorWebservers:
                 name="healthmon-summary",
             ),
             asyncio.create_task(_wake_on(stop, wake), name="healthmon-stop-watch"),
+            asyncio.create_task(_show_gauges_forever(settings, dispatcher), name="healthmon-gauges"),
         ]
         writing = asyncio.create_task(writer.run(), name="healthmon-writer")
         try:
@@ -151,6 +152,12 @@ async def _summarize_forever(
             len(buffer),
             dispatcher.in_flight,
         )
+
+
+async def _show_gauges_forever(settings: MonitorSettings, dispatcher: Dispatcher) -> None:
+    while True:
+        dispatcher.show_gauges()
+        await asyncio.sleep(settings.refresh_seconds)
 
 
 async def _wake_on(stop: asyncio.Event, wake: asyncio.Event) -> None:

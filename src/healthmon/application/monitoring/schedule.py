@@ -136,12 +136,10 @@ class Schedule:
     def is_current(self, ticket: Ticket) -> bool:
         """Whether the ticket still stands: its server neither removed nor changed since it was handed out."""
         plan = self._plans.get(ticket.webserver.id)
-        return (
-            plan is not None
-            and plan.in_flight
-            and plan.version == ticket.version
-            and plan.webserver.settings == ticket.webserver.settings
-        )
+        if plan is None or not plan.in_flight or plan.version != ticket.version:
+            return False
+        now, then = plan.webserver.settings, ticket.webserver.settings
+        return now is then or now == then
 
     def give_back(self, ticket: Ticket) -> None:
         """Return a ticket that was not used: its server, if still planned, is due again at its plan."""

@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 from healthmon.application.errors import StorageUnavailable
-from healthmon.application.monitoring.metrics import RESULTS_BUFFERED, RESULTS_DROPPED, RESULTS_STORED
+from healthmon.application.monitoring.metrics import RESULTS_DROPPED, RESULTS_STORED
 from healthmon.application.monitoring.result_buffer import ResultBuffer
 from healthmon.application.monitoring.settings import MonitorSettings
 from healthmon.application.monitoring.storage_status import StorageStatus
@@ -133,7 +133,6 @@ class ResultWriter:
         self._metrics.add(RESULTS_STORED, stored)
         if outdated:
             self._metrics.add(RESULTS_DROPPED, outdated, "outdated")
-        self._metrics.set(RESULTS_BUFFERED, len(self._buffer))
         self._storage.reachable(len(self._buffer))
 
     def _log_drops(self) -> None:
