@@ -30,7 +30,7 @@ from healthmon.application.use_cases.webservers import (
     UpdateWebserver,
 )
 from healthmon.domain.health import HealthState
-from healthmon.domain.probe import ProbeResult, RecordedProbe
+from healthmon.domain.probe import ErrorKind, ProbeResult, RecordedProbe
 from healthmon.domain.webserver import Webserver, WebserverChanges, WebserverId
 from tests.factories import settings, succeeded
 from tests.fakes import FakeClock, FakeProber
@@ -228,18 +228,16 @@ async def test_past_the_buffer_bound_the_oldest_results_are_dropped_and_logged(
     assert any("dropped the" in message for message in caplog.messages)
 
 
-async def test_a_bug_in_one_probe_is_logged_and_the_worker_goes_on(
-    harness: Harness, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_a_prober_that_raises_still_ends_each_probe_as_a_stored_failure(harness: Harness) -> None:
     broken = harness.register(1, interval_seconds=1)
     fine = harness.register(2, interval_seconds=1)
     harness.prober.behaviour[broken.settings.url] = "boom"
-    with caplog.at_level(logging.ERROR, logger="healthmon"):
-        async with harness.running():
-            await eventually(lambda: harness.prober.calls[broken.settings.url] >= 2, within=5, what="retries")
-            await eventually(lambda: len(harness.history(fine.id)) >= 2, within=5, what="fine probes")
-    assert harness.history(broken.id) == []
-    assert any(f"webserver {broken.id} failed unexpectedly" in message for message in caplog.messages)
+    async with harness.running():
+        await eventually(lambda: len(harness.history(broken.id)) >= 2, within=5, what="broken probes stored")
+        await eventually(lambda: len(harness.history(fine.id)) >= 2, within=5, what="fine probes")
+    failures = harness.history(broken.id)
+    assert all(not probe.result.success for probe in failures)
+    assert {probe.result.error_kind for probe in failures} == {ErrorKind.CONNECTION_ERROR}
 
 
 async def test_stopping_flushes_every_result_that_was_measured(harness: Harness) -> None:

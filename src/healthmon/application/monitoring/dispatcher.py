@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from healthmon.application.monitoring.activity import ProbeActivity
 from healthmon.application.monitoring.admission import ProbeAdmission
@@ -24,7 +25,7 @@ from healthmon.application.monitoring.schedule import Schedule, Ticket
 from healthmon.application.monitoring.settings import MonitorSettings
 from healthmon.application.monitoring.waiting import wait_for
 from healthmon.application.ports import Metrics, Prober
-from healthmon.domain.probe import ProbeResult
+from healthmon.domain.probe import ErrorKind, ProbeResult
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class Dispatcher:
         wake: asyncio.Event,
         lease_until: Callable[[], float],
         batch_ready: Callable[[], None],
+        wall: Callable[[], datetime],
         activities: Sequence[ProbeActivity] = (),
     ) -> None:
         self._schedule = schedule
@@ -63,6 +65,7 @@ class Dispatcher:
         self._wake = wake
         self._lease_until = lease_until
         self._batch_ready = batch_ready
+        self._wall = wall
         self._activities = activities
         self._admission = ProbeAdmission(settings.max_concurrent_probes, settings.max_probes_per_host)
         self._probes: set[asyncio.Task[None]] = set()
@@ -142,23 +145,29 @@ class Dispatcher:
 
     async def _probe(self, ticket: Ticket) -> None:
         loop = asyncio.get_running_loop()
-        result: ProbeResult | None = None
+        started_at = self._wall()
         try:
             result = await self._prober.probe(ticket.webserver)
-        except Exception:
-            logger.exception("probe of webserver %s failed unexpectedly", ticket.webserver.id)
+        except Exception as exc:
+            # A Prober must not raise; if one does, the probe still ends as a stored failure, so a
+            # broken target can never keep its last health for ever.
+            logger.debug("probe of webserver %s raised", ticket.webserver.id, exc_info=True)
+            result = ProbeResult.failure(
+                ticket.webserver.id,
+                started_at=started_at,
+                latency_ms=max(0.0, (self._wall() - started_at).total_seconds() * 1000),
+                kind=ErrorKind.CONNECTION_ERROR,
+                message=f"the prober failed: {type(exc).__name__}",
+            )
         finally:
             current = self._schedule.finish(ticket, loop.time())
             self._admission.release(ticket)
             self._wake.set()
-        if result is None:
-            self._metrics.add(PROBES_FINISHED, 1, "error")
+        self._metrics.add(PROBES_FINISHED, 1, "success" if result.success else "failure")
+        if current:
+            self._buffer.put(result)
+            if len(self._buffer) >= self._settings.batch_size:
+                self._batch_ready()
         else:
-            self._metrics.add(PROBES_FINISHED, 1, "success" if result.success else "failure")
-            if current:
-                self._buffer.put(result)
-                if len(self._buffer) >= self._settings.batch_size:
-                    self._batch_ready()
-            else:
-                self._metrics.add(RESULTS_DROPPED, 1, "outdated")
+            self._metrics.add(RESULTS_DROPPED, 1, "outdated")
         self._start_admitted(loop.time())

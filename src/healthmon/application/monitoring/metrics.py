@@ -13,9 +13,9 @@ PROBES_STARTED = Metric(
 PROBES_FINISHED = Metric(
     "probes_finished",
     COUNTER,
-    "Probes that ended: with a successful or a failed result, or with an error (a bug, no result).",
+    "Probes that ended, by whether their result was a success or a failure.",
     label="outcome",
-    values=("success", "failure", "error"),
+    values=("success", "failure"),
 )
 PROBES_SKIPPED = Metric(
     "probes_skipped",

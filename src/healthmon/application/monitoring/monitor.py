@@ -101,6 +101,7 @@ class MonitorWebservers:
             wake=wake,
             lease_until=keeper.lease_until,
             batch_ready=writer.batch_ready,
+            wall=self._wall,
             activities=(reported, summarized),
         )
         background = [
