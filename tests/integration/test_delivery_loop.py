@@ -44,7 +44,10 @@ class Harness:
         self.store = InMemoryStore(SystemClock())
         self.down = False
         self.notifier = FakeNotifier()
-        uow = SwitchableUnitOfWork(self.store, lambda: self.down)
+
+        def uow() -> SwitchableUnitOfWork:
+            return SwitchableUnitOfWork(self.store, lambda: self.down)
+
         values: dict[str, float] = {
             "poll_seconds": 0.05,
             "shutdown_grace_seconds": 1.0,
@@ -55,8 +58,8 @@ class Harness:
         concurrency = int(values.pop("concurrency", 20))
         self.settings = DeliverySettings(concurrency=concurrency, **values)
         self.loop = DeliverDueEvents(
-            ClaimDueDeliveries(uow, claim_seconds=self.settings.claim_seconds),
-            RecordDeliveryAttempt(uow, schedule=RetrySchedule((0.1, 0.1, 0.1)), jitter=lambda: 0.0),
+            lambda: ClaimDueDeliveries(uow(), claim_seconds=self.settings.claim_seconds),
+            lambda: RecordDeliveryAttempt(uow(), schedule=RetrySchedule((0.1, 0.1, 0.1)), jitter=lambda: 0.0),
             self.notifier,
             SystemClock(),
             self.settings,

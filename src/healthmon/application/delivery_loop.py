@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from healthmon.application.errors import StorageUnavailable
@@ -74,14 +75,16 @@ class DeliverDueEvents:
 
     def __init__(
         self,
-        claim: ClaimDueDeliveries,
-        record: RecordDeliveryAttempt,
+        claim: Callable[[], ClaimDueDeliveries],
+        record: Callable[[], RecordDeliveryAttempt],
         notifier: Notifier,
         clock: Clock,
         settings: DeliverySettings | None = None,
         *,
         worker_id: str | None = None,
     ) -> None:
+        # Factories: each claim and each record gets a use case with a unit of work of its own, as
+        # records run in several threads at once and a unit of work serves one thread at a time.
         self._claim = claim
         self._record = record
         self._notifier = notifier
@@ -123,7 +126,7 @@ class DeliverDueEvents:
 
     async def _claim_due(self, limit: int) -> list[ClaimedDelivery]:
         try:
-            claimed = await asyncio.to_thread(self._claim.execute, self.worker_id, limit)
+            claimed = await asyncio.to_thread(self._claim().execute, self.worker_id, limit)
         except StorageUnavailable as exc:
             self._note_outage(exc)
             return []
@@ -194,7 +197,7 @@ class DeliverDueEvents:
         backoff = self.settings.retry_initial_seconds
         while True:
             try:
-                written = await asyncio.to_thread(self._record.execute, attempt)
+                written = await asyncio.to_thread(self._record().execute, attempt)
             except StorageUnavailable as exc:
                 self._note_outage(exc)
             except Exception:
