@@ -17,6 +17,7 @@ from healthmon.adapters.sqlalchemy.worker_lock import allows_one_worker, sqlite_
 from healthmon.adapters.system_clock import SystemClock
 from healthmon.adapters.webhook_notifier import WebhookNotifier, open_delivery_session
 from healthmon.application.delivery_loop import DeliverDueEvents, DeliverySettings
+from healthmon.application.membership import this_worker
 from healthmon.application.monitoring import MonitorSettings, MonitorWebservers
 from healthmon.application.use_cases.deliveries import ClaimDueDeliveries, RecordDeliveryAttempt
 from healthmon.application.use_cases.history import ListProbeHistory
@@ -90,12 +91,15 @@ class Container(containers.DeclarativeContainer):
     )
     # Entered by whichever process runs the worker, for as long as it runs.
     worker_lock = providers.Factory(sqlite_worker_lock, engine)
+    # Who this process is: the monitor's leases and the delivery loop's claims are held under its id.
+    worker_info = providers.Singleton(this_worker, started_at=clock.provided.now.call())
     monitor = providers.Singleton(
         MonitorWebservers,
         uow=uow,
         prober=prober,
         record=record_probe_results,
         settings=monitor_settings,
+        worker=worker_info,
         clock=clock,
     )
 
@@ -133,6 +137,7 @@ class Container(containers.DeclarativeContainer):
         notifier=notifier,
         clock=clock,
         settings=delivery_settings,
+        worker_id=worker_info.provided.id,
     )
 
 
