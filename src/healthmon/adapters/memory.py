@@ -432,8 +432,10 @@ class InMemoryDeliveryRepository(DeliveryRepository):
                     continue
                 waiting.add(pair)
             claim = self._store.claims.get(delivery.id)
+            channel = self._store.channels[delivery.channel_id]
             if (
-                delivery.next_attempt_at is None
+                not channel.settings.enabled
+                or delivery.next_attempt_at is None
                 or delivery.next_attempt_at > now
                 or (claim is not None and claim.expires_at > now)
             ):
@@ -443,7 +445,7 @@ class InMemoryDeliveryRepository(DeliveryRepository):
                 ClaimedDelivery(
                     delivery=delivery,
                     event=self._store.events_by_id[delivery.event_id],
-                    channel=self._store.channels[delivery.channel_id],
+                    channel=channel,
                 )
             )
         return taken

@@ -215,6 +215,7 @@ class DeliveryRepository(Protocol):
 
         - Oldest event first; a delivery waits while an earlier one of the same channel and
           webserver is still pending, so each receiver sees one server's events in order.
+        - Deliveries to a disabled channel wait, and go out if it is enabled again.
         - Concurrent claimers never take the same delivery (FOR UPDATE SKIP LOCKED).
         - The claim lasts `claim_for`; a worker that dies mid-send loses nothing: the delivery is
           claimed again once the claim expires.

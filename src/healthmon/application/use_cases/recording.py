@@ -7,7 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from healthmon.application.health_events import record_health_change, snapshot
 from healthmon.application.ports import UnitOfWork
+from healthmon.domain.channels import Channel
+from healthmon.domain.events import HealthChanged
 from healthmon.domain.health import HealthState
 from healthmon.domain.probe import ProbeResult
 from healthmon.domain.webserver import WebserverId
@@ -43,6 +46,9 @@ class RecordProbeResults:
     - A result that started no later than the webserver's last_checked_at is stale and dropped: a
       late result of a worker that lost the server never lands on a newer one, nor twice.
     - A result for a webserver deleted meanwhile is dropped, not an error.
+    - Each health change is stored as one event (occurred_at and probe: the result that made it),
+      queued for every enabled channel that covers the webserver, in the batch's transaction: so
+      there is exactly one event per transition, and none without one.
     - The whole batch is one transaction: all of it is stored, or none.
     - Each health change is logged as `webserver ID NAME: old -> new`.
     """
@@ -59,6 +65,8 @@ class RecordProbeResults:
         with self._uow as uow:
             servers = uow.webservers.get_many({r.webserver_id for r in ordered}, lock=True)
             kept: list[ProbeResult] = []
+            # Read once per batch, and only when some health changed.
+            channels: list[Channel] | None = None
             for result in ordered:
                 before = servers.get(result.webserver_id)
                 if before is None or (
@@ -69,6 +77,19 @@ class RecordProbeResults:
                 after, transition = before.record(result)
                 servers[result.webserver_id] = after
                 if transition.changed:
+                    if channels is None:
+                        channels = uow.channels.all()
+                    record_health_change(
+                        uow,
+                        HealthChanged(
+                            webserver=snapshot(after),
+                            from_state=before.state,
+                            to_state=after.state,
+                            occurred_at=result.started_at,
+                            probe=result,
+                        ),
+                        channels,
+                    )
                     changes.append(
                         HealthChange(
                             after.id,
