@@ -141,7 +141,11 @@ def test_a_receiver_failing_twice_is_retried_with_the_same_webhook_id(
         channel = store.add_webhook(receiver.url)
         receiver.script(500, 500)
         service.register("steady", target.url("/ok"), **QUICK_SERVER)
-        eventually_sync(lambda: len(receiver.delivered()) == 1, within=20, what="the third attempt delivered")
+        eventually_sync(
+            lambda: [d.status for d in store.deliveries(channel)] == [DeliveryStatus.DELIVERED],
+            within=20,
+            what="the third attempt delivered and recorded",
+        )
         [delivery] = store.deliveries(channel)
     [event_id] = set(receiver.ids())
     assert [request.status for request in receiver.received] == [500, 500, 200]
