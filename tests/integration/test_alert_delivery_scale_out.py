@@ -66,6 +66,7 @@ def test_three_workers_deliver_every_event_once_and_a_killed_sender_s_delivery_i
             assert receiver.held.wait(timeout=30), "no webhook arrived"
             held_id = receiver.received[0].webhook_id
             claimed_by = sender_of(store, held_id)
+            assert claimed_by is not None, "the held delivery is claimed by nobody"
             with store.uow() as uow:
                 pids = {worker.id: worker.pid for worker in uow.workers.live(timedelta(seconds=60))}
             [sender] = [worker for worker in workers if worker.pid == pids[claimed_by]]
