@@ -37,6 +37,7 @@ from typing import Any
 from healthmon.adapters.sqlalchemy.engine import create_database_engine, create_session_factory, database_url
 from healthmon.adapters.sqlalchemy.migrations import upgrade_database
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from healthmon.application.errors import StorageUnavailable
 from healthmon.application.monitoring import percentile
 from healthmon.domain.channels import SECRET_PREFIX, ChannelKind, ChannelSettings
 from healthmon.domain.events import EventType
@@ -206,14 +207,18 @@ def queue_test_events(url: str, count: int) -> float:
     """Store `count` test events, each queued for the channel, in one transaction; when it committed."""
     engine = create_database_engine(url, pool_size=1)
     try:
-        with SqlAlchemyUnitOfWork(create_session_factory(engine)) as uow:
-            [channel] = uow.channels.all()
-            now = datetime.now(UTC)
-            for _ in range(count):
-                event = uow.events.add(EventType.TEST, now, None)
-                uow.deliveries.add_many(event, [channel.id], now)
-            uow.commit()
-        return time.time()
+        while True:
+            try:
+                with SqlAlchemyUnitOfWork(create_session_factory(engine)) as uow:
+                    [channel] = uow.channels.all()
+                    now = datetime.now(UTC)
+                    for _ in range(count):
+                        event = uow.events.add(EventType.TEST, now, None)
+                        uow.deliveries.add_many(event, [channel.id], now)
+                    uow.commit()
+                return time.time()
+            except StorageUnavailable as exc:  # SQLite's one writer was busy for the whole busy timeout
+                print(f"queueing the test events: {exc}; trying again")
     finally:
         engine.dispose()
 
@@ -266,6 +271,8 @@ def main() -> None:
                 for arrived, body in received(log_path)
                 if body["type"] == EventType.HEALTH_CHANGED and body["data"]["to"] == "unhealthy"
             ]
+            if os.environ.get("ALERTS_BENCHMARK_SAMPLE"):
+                print("sample:", flips[0])
             from_start = [arrived - _instant(data["probe"]["started_at"]) for arrived, data in flips]
             from_end = [
                 arrived - _instant(data["probe"]["started_at"]) - data["probe"]["latency_ms"] / 1000
