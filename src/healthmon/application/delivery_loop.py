@@ -19,9 +19,6 @@ from healthmon.domain.deliveries import AttemptOutcome, Delivery, DeliveryStatus
 
 logger = logging.getLogger(__name__)
 
-# Recorded for a delivery claimed while its channel is off: it is not sent and fails at once, so
-# turning a channel back on does not flood its receiver with stale alerts (each can be retried).
-CHANNEL_DISABLED = AttemptOutcome(delivered=False, error="not sent: the channel is disabled", gone=True)
 NOTIFIER_FAILED = AttemptOutcome(delivered=False, error="the notifier failed unexpectedly")
 
 
@@ -184,8 +181,6 @@ class DeliverDueEvents:
             )
 
     async def _send(self, claimed: ClaimedDelivery) -> AttemptOutcome:
-        if not claimed.channel.settings.enabled:
-            return CHANNEL_DISABLED
         try:
             return await self._notifier.send(claimed.channel, claimed.event)
         except Exception:
