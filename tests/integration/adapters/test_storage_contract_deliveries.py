@@ -343,3 +343,25 @@ def test_on_postgres_concurrent_claimers_never_take_the_same_delivery(
     assert len(every) == DELIVERIES
     assert len(set(every)) == DELIVERIES
     assert sum(1 for ids in taken.values() if ids) > 1, "the claimers did not overlap"
+
+
+def test_a_batch_of_events_is_queued_each_for_its_channels_due_when_it_happened(
+    uow_factory: UowFactory, channel: Channel
+) -> None:
+    other = add_channel(uow_factory)
+    one, two = add_webserver(uow_factory, 1), add_webserver(uow_factory, 2)
+    first, second = add_event(uow_factory, one), add_event(uow_factory, two)
+    with uow_factory() as uow:
+        uow.deliveries.add_for_events(
+            [(first, [channel.id, other.id]), (second, [other.id, unknown_channel()])]
+        )
+        uow.deliveries.add_for_events([])
+        uow.commit()
+    with uow_factory() as uow:
+        mine = uow.deliveries.list(channel.id, limit=10)
+        theirs = uow.deliveries.list(other.id, limit=10)
+    assert [(d.event_id, d.webserver_id, d.next_attempt_at) for d in mine] == [
+        (first.id, one.id, first.occurred_at)
+    ]
+    assert [d.event_id for d in theirs] == [first.id, second.id]
+    assert all(d.status is DeliveryStatus.PENDING and d.attempts == 0 for d in mine + theirs)
