@@ -314,6 +314,9 @@ class InMemoryEventRepository(EventRepository):
         self._undo.append(undo)
         return event
 
+    def add_changes(self, changes: Sequence[HealthChanged]) -> list[RecordedEvent]:
+        return [self.add(EventType.HEALTH_CHANGED, change.occurred_at, change) for change in changes]
+
     def feed(
         self, *, after: int | None, webserver_id: WebserverId | None = None, limit: int
     ) -> list[RecordedEvent]:
@@ -413,6 +416,10 @@ class InMemoryDeliveryRepository(DeliveryRepository):
                 next_attempt_at=due,
             )
             self.put(delivery.id, delivery)
+
+    def add_for_events(self, queued: Sequence[tuple[RecordedEvent, Collection[ChannelId]]]) -> None:
+        for event, channel_ids in queued:
+            self.add_many(event, channel_ids, event.occurred_at)
 
     def claim(self, worker_id: str, *, claim_for: timedelta, limit: int) -> list[ClaimedDelivery]:
         now = self._store.clock.now()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from healthmon.application.ports import UnitOfWork
 from healthmon.domain.channels import Channel
-from healthmon.domain.events import EventType, HealthChanged, RecordedEvent, WebserverSnapshot
+from healthmon.domain.events import HealthChanged, RecordedEvent, WebserverSnapshot
 from healthmon.domain.webserver import Webserver
 
 
@@ -15,17 +15,25 @@ def snapshot(webserver: Webserver) -> WebserverSnapshot:
     return WebserverSnapshot(id=webserver.id, name=webserver.settings.name, url=webserver.settings.url)
 
 
-def record_health_change(
-    uow: UnitOfWork, change: HealthChanged, channels: Sequence[Channel]
-) -> RecordedEvent:
-    """Store the change as an event in the caller's unit of work and queue it for every covering channel.
+def record_health_changes(
+    uow: UnitOfWork, changes: Sequence[HealthChanged], channels: Sequence[Channel]
+) -> list[RecordedEvent]:
+    """Store each change as an event in the caller's unit of work and queue it for every covering channel.
 
+    - Events are stored in the order given, so their sequences follow it.
     - channels are every channel (uow.channels.all(), read once per batch); only the enabled ones
-      that cover the webserver get a delivery.
+      that cover an event's webserver get a delivery.
     - A delivery is due from the moment its event happened, so the first attempt is made at once.
+    - A batch costs a few statements, however many changes it holds.
     """
-    event = uow.events.add(EventType.HEALTH_CHANGED, change.occurred_at, change)
-    covering = [channel.id for channel in channels if channel.settings.covers(change.webserver.id)]
-    if covering:
-        uow.deliveries.add_many(event, covering, due=change.occurred_at)
-    return event
+    if not changes:
+        return []
+    events = uow.events.add_changes(changes)
+    queued = [
+        (event, covering)
+        for event, change in zip(events, changes, strict=True)
+        if (covering := [channel.id for channel in channels if channel.settings.covers(change.webserver.id)])
+    ]
+    if queued:
+        uow.deliveries.add_for_events(queued)
+    return events

@@ -18,7 +18,6 @@ EventId = NewType("EventId", str)
 EVENT_ID_PREFIX = "evt_"
 # Random bytes after the prefix (hex-encoded): 128 bits, so two events never share an id.
 EVENT_ID_BYTES = 16
-EVENT_ID_MAX_LENGTH = len(EVENT_ID_PREFIX) + 2 * EVENT_ID_BYTES
 
 
 def new_event_id() -> EventId:

@@ -162,3 +162,23 @@ def test_on_postgres_an_event_waits_for_an_earlier_uncommitted_one(
             earlier.sequence,
             later[0],
         ]
+
+
+def test_a_batch_of_changes_is_stored_in_order_and_reads_back_equal(uow_factory: UowFactory) -> None:
+    servers = [add_webserver(uow_factory, n) for n in range(1, 4)]
+    changes = [
+        health_change(server, at=EPOCH + timedelta(seconds=n))
+        for n, server in enumerate(servers + servers[:1])
+    ]
+    changes[-1] = dataclasses.replace(
+        changes[-1], to_state=HealthState.UNHEALTHY, from_state=HealthState.HEALTHY
+    )
+    with uow_factory() as uow:
+        stored = uow.events.add_changes(changes)
+        assert uow.events.add_changes([]) == []
+        uow.commit()
+    assert [event.change for event in stored] == changes
+    assert [event.sequence for event in stored] == sorted(event.sequence for event in stored)
+    assert len({event.id for event in stored}) == len(changes)
+    with uow_factory() as uow:
+        assert uow.events.feed(after=None, limit=10) == stored

@@ -10,11 +10,11 @@ other nor take the same delivery.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import CursorResult, Integer, exists, func, insert, literal, or_, select, update
+from sqlalchemy import CursorResult, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -23,7 +23,6 @@ from healthmon.adapters.sqlalchemy.errors import translated_errors
 from healthmon.adapters.sqlalchemy.event_repository import EVENT_COLUMNS, to_event
 from healthmon.adapters.sqlalchemy.tables import (
     PENDING,
-    UtcDateTime,
     channels_table,
     deliveries_table,
     events_table,
@@ -110,30 +109,40 @@ class SqlAlchemyDeliveryRepository(DeliveryRepository):
         return datetime.now(UTC) + span
 
     def add_many(self, event: RecordedEvent, channel_ids: Collection[ChannelId], due: datetime) -> None:
-        if not channel_ids:
+        self._queue([(event, channel_ids, due)])
+
+    def add_for_events(self, queued: Sequence[tuple[RecordedEvent, Collection[ChannelId]]]) -> None:
+        self._queue([(event, channel_ids, event.occurred_at) for event, channel_ids in queued])
+
+    def _queue(self, queued: Sequence[tuple[RecordedEvent, Collection[ChannelId], datetime]]) -> None:
+        wanted = sorted({channel_id for _, channel_ids, _ in queued for channel_id in channel_ids})
+        if not wanted:
             return
-        # Only channels that exist now; FOR KEY SHARE holds them until commit, so a concurrent
-        # remove waits (and then takes these deliveries with it) instead of breaking the key.
-        queued = (
-            select(
-                literal(event.sequence, Integer()),
-                _c.id,
-                literal(event.webserver_id, Integer()),
-                PENDING,
-                literal(0, Integer()),
-                literal(due, UtcDateTime()),
-            )
-            .where(_c.id.in_(sorted(channel_ids)))
-            .order_by(_c.id)
-        )
+        # Only channels that exist now. On PostgreSQL FOR KEY SHARE holds them until commit, so a
+        # concurrent remove waits (and then takes these deliveries with it) instead of breaking
+        # the foreign key; SQLite has one writer, so nothing can remove them meanwhile.
+        existing = select(_c.id).where(_c.id.in_(wanted))
         if self._postgres:
-            queued = queued.with_for_update(read=True, key_share=True)
-        statement = insert(deliveries_table).from_select(
-            ["event_sequence", "channel_id", "webserver_id", "status", "attempts", "next_attempt_at"], queued
-        )
+            existing = existing.with_for_update(read=True, key_share=True)
         with translated_errors():
             start_writing(self._session)
-            self._session.execute(statement)
+            found = set(self._session.execute(existing).scalars())
+            rows = [
+                {
+                    "event_sequence": event.sequence,
+                    "channel_id": channel_id,
+                    "webserver_id": event.webserver_id,
+                    "status": DeliveryStatus.PENDING.value,
+                    "attempts": 0,
+                    "next_attempt_at": due,
+                }
+                for event, channel_ids, due in queued
+                for channel_id in sorted(channel_ids)
+                if channel_id in found
+            ]
+            if rows:
+                # One executemany, sent as multi-row INSERTs ("insertmanyvalues").
+                self._session.execute(insert(deliveries_table), rows)
 
     def claim(self, worker_id: str, *, claim_for: timedelta, limit: int) -> list[ClaimedDelivery]:
         if limit < 1:

@@ -9,7 +9,7 @@ added one transaction at a time, and sequences commit in order. SQLite has one w
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -90,10 +90,15 @@ def to_event(row: Any) -> RecordedEvent:
     )
 
 
+# Every column an insert writes, so that rows of a batch all have the same keys.
+_INSERT_COLUMNS: Final = tuple(column.name for column in EVENT_COLUMNS if column is not _e.sequence)
+
+
 def _event_values(
     event_id: EventId, type: EventType, occurred_at: datetime, change: HealthChanged | None
 ) -> dict[str, Any]:
-    values: dict[str, Any] = {"id": event_id, "type": type.value, "occurred_at": occurred_at}
+    values: dict[str, Any] = dict.fromkeys(_INSERT_COLUMNS)
+    values.update(id=event_id, type=type.value, occurred_at=occurred_at)
     if change is None:
         return values
     for field in dataclasses.fields(WebserverSnapshot):
@@ -108,7 +113,9 @@ def _event_values(
     return values
 
 
-_ADD: Final = insert(events_table).returning(_e.sequence)
+# One multi-row INSERT ... RETURNING for a batch (SQLAlchemy's "insertmanyvalues"), its sequences
+# handed back in the order of the rows given.
+_ADD: Final = insert(events_table).returning(_e.sequence, sort_by_parameter_order=True)
 _HEALTH_EVENTS: Final = select(*EVENT_COLUMNS).where(_e.type == EventType.HEALTH_CHANGED.value)
 
 
@@ -131,15 +138,26 @@ class SqlAlchemyEventRepository(EventRepository):
         self._ordered_in = self._session.get_transaction()
 
     def add(self, type: EventType, occurred_at: datetime, change: HealthChanged | None) -> RecordedEvent:
-        event_id = new_event_id()
+        [event] = self._add_all([(type, occurred_at, change)])
+        return event
+
+    def add_changes(self, changes: Sequence[HealthChanged]) -> list[RecordedEvent]:
+        return self._add_all([(EventType.HEALTH_CHANGED, change.occurred_at, change) for change in changes])
+
+    def _add_all(
+        self, events: Sequence[tuple[EventType, datetime, HealthChanged | None]]
+    ) -> list[RecordedEvent]:
+        if not events:
+            return []
+        ids = [new_event_id() for _ in events]
+        rows = [_event_values(event_id, *event) for event_id, event in zip(ids, events, strict=True)]
         with translated_errors():
             self._take_turn()
-            sequence = self._session.execute(
-                _ADD, _event_values(event_id, type, occurred_at, change)
-            ).scalar_one()
-        return RecordedEvent(
-            id=event_id, sequence=sequence, type=type, occurred_at=occurred_at, change=change
-        )
+            sequences = self._session.execute(_ADD, rows).scalars().all()
+        return [
+            RecordedEvent(id=event_id, sequence=sequence, type=type, occurred_at=occurred_at, change=change)
+            for event_id, sequence, (type, occurred_at, change) in zip(ids, sequences, events, strict=True)
+        ]
 
     def feed(
         self, *, after: int | None, webserver_id: WebserverId | None = None, limit: int

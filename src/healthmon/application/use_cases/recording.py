@@ -7,9 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from healthmon.application.health_events import record_health_change, snapshot
+from healthmon.application.health_events import record_health_changes, snapshot
 from healthmon.application.ports import UnitOfWork
-from healthmon.domain.channels import Channel
 from healthmon.domain.events import HealthChanged
 from healthmon.domain.health import HealthState
 from healthmon.domain.probe import ProbeResult
@@ -65,8 +64,7 @@ class RecordProbeResults:
         with self._uow as uow:
             servers = uow.webservers.get_many({r.webserver_id for r in ordered}, lock=True)
             kept: list[ProbeResult] = []
-            # Read once per batch, and only when some health changed.
-            channels: list[Channel] | None = None
+            events: list[HealthChanged] = []
             for result in ordered:
                 before = servers.get(result.webserver_id)
                 if before is None or (
@@ -77,18 +75,14 @@ class RecordProbeResults:
                 after, transition = before.record(result)
                 servers[result.webserver_id] = after
                 if transition.changed:
-                    if channels is None:
-                        channels = uow.channels.all()
-                    record_health_change(
-                        uow,
+                    events.append(
                         HealthChanged(
                             webserver=snapshot(after),
                             from_state=before.state,
                             to_state=after.state,
                             occurred_at=result.started_at,
                             probe=result,
-                        ),
-                        channels,
+                        )
                     )
                     changes.append(
                         HealthChange(
@@ -99,6 +93,9 @@ class RecordProbeResults:
                             result.started_at,
                         )
                     )
+            if events:
+                # Channels are read once per batch, and only when some health changed.
+                record_health_changes(uow, events, uow.channels.all())
             uow.probe_results.add_many(kept)
             for webserver in servers.values():
                 uow.webservers.save(webserver)

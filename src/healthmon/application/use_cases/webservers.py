@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from healthmon.application.health_events import record_health_change, snapshot
+from healthmon.application.health_events import record_health_changes, snapshot
 from healthmon.application.ports import Clock, UnitOfWork
 from healthmon.application.use_cases.paging import DEFAULT_PAGE_SIZE, Page, check_limit
 from healthmon.domain.errors import WebserverNotFound
@@ -77,17 +77,14 @@ class UpdateWebserver:
             if updated is not current:
                 uow.webservers.save(updated)
                 if updated.state is not current.state:
-                    record_health_change(
-                        uow,
-                        HealthChanged(
-                            webserver=snapshot(updated),
-                            from_state=current.state,
-                            to_state=updated.state,
-                            occurred_at=updated.updated_at,
-                            probe=None,
-                        ),
-                        uow.channels.all(),
+                    reset = HealthChanged(
+                        webserver=snapshot(updated),
+                        from_state=current.state,
+                        to_state=updated.state,
+                        occurred_at=updated.updated_at,
+                        probe=None,
                     )
+                    record_health_changes(uow, [reset], uow.channels.all())
                 uow.commit()
         return updated
 
