@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -9,6 +10,9 @@ from enum import StrEnum
 from types import TracebackType
 from typing import Protocol, Self
 
+from healthmon.domain.channels import Channel, ChannelId, ChannelKind, ChannelSettings
+from healthmon.domain.deliveries import AttemptOutcome, Delivery, DeliveryId, DeliveryStatus
+from healthmon.domain.events import EventType, HealthChanged, RecordedEvent
 from healthmon.domain.health import HealthState
 from healthmon.domain.probe import ProbeId, ProbeResult, RecordedProbe
 from healthmon.domain.webserver import Webserver, WebserverId, WebserverSettings
@@ -136,12 +140,137 @@ class WorkerRepository(Protocol):
         ...
 
 
+class EventRepository(Protocol):
+    """The stored events (never deleted with their webserver); never commits.
+
+    Sequences are handed out in commit order (PostgreSQL: under a transaction-scoped advisory lock
+    taken before the sequence is drawn), so a feed reader that asks for what came after the last
+    sequence it saw never misses an event committed later with a smaller one.
+    """
+
+    def add(self, type: EventType, occurred_at: datetime, change: HealthChanged | None) -> RecordedEvent:
+        """Store an event under a new public id (evt_ and random characters) and the next sequence."""
+        ...
+
+    def add_changes(self, changes: Sequence[HealthChanged]) -> list[RecordedEvent]:
+        """Store one health event per change, in this order (so with increasing sequences).
+
+        The same as add() for each, in one statement where the store allows: a batch in which
+        1,000 servers flip costs one round trip, not 1,000.
+        """
+        ...
+
+    def feed(
+        self, *, after: int | None, webserver_id: WebserverId | None = None, limit: int
+    ) -> list[RecordedEvent]:
+        """Health events (never test events), oldest first, with sequence greater than `after`."""
+        ...
+
+    def latest_sequence(self) -> int:
+        """The highest sequence stored, 0 when there is none."""
+        ...
+
+    def last_of(self, webserver_ids: Collection[WebserverId]) -> dict[WebserverId, RecordedEvent]:
+        """The newest health event of each of these webservers that has one."""
+        ...
+
+
+class ChannelRepository(Protocol):
+    """The alert channels; never commits."""
+
+    def add(self, settings: ChannelSettings, now: datetime) -> Channel:
+        """Store a new channel under a fresh id."""
+        ...
+
+    def get(self, channel_id: ChannelId, *, lock: bool = False) -> Channel | None:
+        """The channel, or None; with lock, no other transaction may change it until this one ends."""
+        ...
+
+    def all(self) -> builtins.list[Channel]:
+        """Every channel, in id order."""
+        ...
+
+    def covering(self, webserver_id: WebserverId) -> builtins.list[Channel]:
+        """The enabled channels that take events about this webserver, in id order."""
+        ...
+
+    def save(self, channel: Channel) -> None:
+        """Write back a changed channel."""
+        ...
+
+    def remove(self, channel_id: ChannelId) -> bool:
+        """Delete the channel and its deliveries; False when it did not exist."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A delivery a worker has claimed, with what it needs to send it."""
+
+    delivery: Delivery
+    event: RecordedEvent
+    channel: Channel
+
+
+class DeliveryRepository(Protocol):
+    """Each event's way to each channel; claims and their expiry use the store's clock; never commits."""
+
+    def add_many(self, event: RecordedEvent, channel_ids: Collection[ChannelId], due: datetime) -> None:
+        """Queue the event for each of these channels, due at once."""
+        ...
+
+    def add_for_events(self, queued: Sequence[tuple[RecordedEvent, Collection[ChannelId]]]) -> None:
+        """Queue each event for its channels, due from the moment it happened; few statements for many.
+
+        Channels that no longer exist are left out, as in add_many.
+        """
+        ...
+
+    def claim(self, worker_id: str, *, claim_for: timedelta, limit: int) -> list[ClaimedDelivery]:
+        """Take up to `limit` due pending deliveries that nobody holds, or whose claim has expired.
+
+        - Oldest event first; a delivery waits while an earlier one of the same channel and
+          webserver is still pending, so each receiver sees one server's events in order.
+        - Deliveries to a disabled channel wait, and go out if it is enabled again.
+        - Concurrent claimers never take the same delivery (FOR UPDATE SKIP LOCKED).
+        - The claim lasts `claim_for`; a worker that dies mid-send loses nothing: the delivery is
+          claimed again once the claim expires.
+        """
+        ...
+
+    def finish(self, worker_id: str, delivery: Delivery) -> bool:
+        """Write back an attempted delivery and drop the claim, if this worker still holds it."""
+        ...
+
+    def get(self, channel_id: ChannelId, delivery_id: DeliveryId, *, lock: bool = False) -> Delivery | None:
+        """The delivery of this channel, or None."""
+        ...
+
+    def save(self, delivery: Delivery) -> None:
+        """Write back a changed delivery (e.g. one put back in the queue)."""
+        ...
+
+    def list(
+        self,
+        channel_id: ChannelId,
+        *,
+        status: DeliveryStatus | None = None,
+        after: DeliveryId | None = None,
+        limit: int,
+    ) -> list[Delivery]:
+        """Up to limit deliveries of the channel in id order, past `after`; optionally of one status."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: repositories live for one `with` block; only commit() keeps changes."""
 
     webservers: WebserverRepository
     probe_results: ProbeResultRepository
     workers: WorkerRepository
+    events: EventRepository
+    channels: ChannelRepository
+    deliveries: DeliveryRepository
 
     def __enter__(self) -> Self: ...
 
@@ -163,6 +292,16 @@ class Prober(Protocol):
     """Measures one webserver; a down server is a failed result, never an exception."""
 
     async def probe(self, webserver: Webserver) -> ProbeResult: ...
+
+
+class Notifier(Protocol):
+    """Sends one event to one channel; a receiver that fails is an outcome, never an exception."""
+
+    def url_problem(self, kind: ChannelKind, url: str) -> str | None:
+        """The rule this channel URL breaks (e.g. an apprise URL no plugin understands), or None."""
+        ...
+
+    async def send(self, channel: Channel, event: RecordedEvent) -> AttemptOutcome: ...
 
 
 class Clock(Protocol):

@@ -1,0 +1,149 @@
+"""Alert channels: where health events are sent (a signed webhook, or any destination apprise knows)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import NewType
+from urllib.parse import urlsplit
+
+from healthmon.domain.errors import FieldProblem, InvalidField
+from healthmon.domain.webserver import NAME_MAX_LENGTH, URL_MAX_LENGTH, WebserverId
+
+ChannelId = NewType("ChannelId", int)
+
+# Standard Webhooks secrets: this prefix, then the base64 of the key bytes.
+SECRET_PREFIX = "whsec_"  # noqa: S105  (a prefix, not a secret)
+SECRET_BYTES = 32
+SECRET_KEY_BYTES_RANGE = range(24, 65)
+
+
+class ChannelKind(StrEnum):
+    """How a channel delivers: a signed HTTP POST, or a notification through apprise."""
+
+    WEBHOOK = "webhook"
+    APPRISE = "apprise"
+
+
+def _secret_problem(secret: str) -> str | None:
+    rule = f"must be {SECRET_PREFIX} followed by the base64 of 24 to 64 random bytes"
+    if not secret.startswith(SECRET_PREFIX):
+        return rule
+    try:
+        key = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
+    except (binascii.Error, ValueError):
+        return rule
+    return None if len(key) in SECRET_KEY_BYTES_RANGE else rule
+
+
+def _url_problem(kind: ChannelKind, url: str) -> str | None:
+    if not 1 <= len(url) <= URL_MAX_LENGTH:
+        return f"must be 1 to {URL_MAX_LENGTH} characters"
+    if any(char.isspace() or unicodedata.category(char) in ("Cc", "Cf") for char in url):
+        return "must not contain spaces or control characters"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError on a port that is not a number in range)
+    except ValueError:
+        return "must be a URL"
+    if kind is ChannelKind.WEBHOOK and (parts.scheme.lower() not in ("http", "https") or not parts.hostname):
+        return "must be an absolute http or https URL with a host"
+    if kind is ChannelKind.APPRISE and not parts.scheme:
+        return "must be an apprise URL such as slack://... or mailto://..."
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSettings:
+    """What a user chose for one channel; validated on construction (apprise URLs also by the notifier)."""
+
+    kind: ChannelKind
+    url: str
+    name: str | None = None
+    # Webhooks only: the Standard Webhooks signing secret.
+    secret: str | None = None
+    # None: every webserver; otherwise only these.
+    webserver_ids: frozenset[WebserverId] | None = None
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        problems: list[FieldProblem] = []
+        if not isinstance(self.kind, ChannelKind):
+            problems.append(FieldProblem("kind", "must be webhook or apprise"))
+        elif not isinstance(self.url, str) or (rule := _url_problem(self.kind, self.url)) is not None:
+            problems.append(
+                FieldProblem("url", "must be a string" if not isinstance(self.url, str) else rule)
+            )
+        if self.name is not None and (
+            not isinstance(self.name, str)
+            or not 1 <= len(self.name.strip()) <= NAME_MAX_LENGTH
+            or any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in self.name)
+        ):
+            problems.append(
+                FieldProblem("name", f"must be 1 to {NAME_MAX_LENGTH} characters with no control characters")
+            )
+        if self.secret is not None:
+            if self.kind is not ChannelKind.WEBHOOK:
+                problems.append(FieldProblem("secret", "is only for webhook channels"))
+            elif not isinstance(self.secret, str) or (rule := _secret_problem(self.secret)) is not None:
+                problems.append(FieldProblem("secret", rule or "must be a string"))
+        if self.webserver_ids is not None and any(
+            type(webserver_id) is not int or webserver_id < 1 for webserver_id in self.webserver_ids
+        ):
+            problems.append(FieldProblem("webserver_ids", "must be positive webserver ids"))
+        if type(self.enabled) is not bool:
+            problems.append(FieldProblem("enabled", "must be true or false"))
+        if problems:
+            raise InvalidField(*problems)
+        if self.name is not None:
+            object.__setattr__(self, "name", self.name.strip())
+
+    def covers(self, webserver_id: WebserverId) -> bool:
+        """Whether an event about this webserver goes to this channel."""
+        return self.enabled and (self.webserver_ids is None or webserver_id in self.webserver_ids)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelChanges:
+    """A partial update of a channel: every field left as None keeps its value."""
+
+    url: str | None = None
+    name: str | None = None
+    secret: str | None = None
+    webserver_ids: frozenset[WebserverId] | None = None
+    # Set to True to send events to every webserver again (webserver_ids null).
+    all_webservers: bool = False
+    enabled: bool | None = None
+
+    def apply_to(self, settings: ChannelSettings) -> ChannelSettings:
+        """The settings with these changes made; validated like new settings."""
+        given = {
+            field.name: value
+            for field in dataclasses.fields(self)
+            if field.name != "all_webservers" and (value := getattr(self, field.name)) is not None
+        }
+        if self.all_webservers:
+            given["webserver_ids"] = None
+        return dataclasses.replace(settings, **given)
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A registered channel; disabled_reason says why healthmon turned it off (e.g. the receiver said 410)."""
+
+    id: ChannelId
+    settings: ChannelSettings
+    created_at: datetime
+    updated_at: datetime
+    disabled_reason: str | None = None
+
+    @property
+    def masked_secret(self) -> str | None:
+        """The secret as reads show it: only its prefix and last four characters."""
+        secret = self.settings.secret
+        return None if secret is None else f"{SECRET_PREFIX}***{secret[-4:]}"
