@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -181,3 +182,8 @@ def test_a_result_without_a_change_keeps_the_change_time() -> None:
     assert not transition.changed
     assert after.health_changed_at == EPOCH
     assert after.last_checked_at == EPOCH + timedelta(seconds=60)
+
+
+def test_every_setting_can_be_changed_and_only_settings() -> None:
+    changeable = [field.name for field in dataclasses.fields(WebserverChanges)]
+    assert changeable == [field.name for field in dataclasses.fields(WebserverSettings)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Iterable
+from operator import attrgetter
 from typing import Any, Final
 
 from sqlalchemy import Column, Row, Table
@@ -43,10 +44,10 @@ def _columns(table: Table, names: Iterable[str]) -> tuple[Column[Any], ...]:
 # --- webservers ----------------------------------------------------------------------------------
 
 SETTINGS_FIELDS: Final = _field_names(WebserverSettings)
-# HealthStateMachine's fields by column; only `state` is stored under another name.
-_HEALTH_COLUMN_OF: Final = {"state": "health"}
-_HEALTH_FIELDS: Final = _field_names(HealthStateMachine)
-HEALTH_COLUMN_NAMES: Final = tuple(_HEALTH_COLUMN_OF.get(name, name) for name in _HEALTH_FIELDS)
+# HealthStateMachine's three fields, in its order; its state is stored under the name `health`.
+HEALTH_COLUMN_NAMES: Final = ("health", "consecutive_successes", "consecutive_failures")
+if _field_names(HealthStateMachine) != ("state", "consecutive_successes", "consecutive_failures"):
+    raise TypeError("HealthStateMachine's fields changed: teach the health converters")  # pragma: no cover
 # Webserver's fields that are columns as they are: all but the two value objects above.
 _PLAIN_FIELDS: Final = tuple(name for name in _field_names(Webserver) if name not in ("settings", "health"))
 if _PLAIN_FIELDS[0] != "id":  # pragma: no cover - a guard for whoever reorders Webserver
@@ -75,9 +76,10 @@ def _settings(values: tuple[Any, ...]) -> WebserverSettings:
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)
 def _health(values: tuple[Any, ...]) -> HealthStateMachine:
-    fields = dict(zip(_HEALTH_FIELDS, values, strict=True))
-    fields["state"] = HealthState(fields["state"])
-    return HealthStateMachine(**fields)
+    state, successes, failures = values
+    return HealthStateMachine(
+        state=HealthState(state), consecutive_successes=successes, consecutive_failures=failures
+    )
 
 
 def _slot_setter(name: str) -> Any:
@@ -120,37 +122,43 @@ def to_webserver(row: AnyRow) -> Webserver:
     return webserver
 
 
-def _health_values(health: HealthStateMachine) -> dict[str, Any]:
-    return {
-        "health": health.state.value,
-        "consecutive_successes": health.consecutive_successes,
-        "consecutive_failures": health.consecutive_failures,
-    }
+# What webserver_row reads, in the order of WEBSERVER_COLUMNS after the id: attrgetter builds
+# each tuple in C, and one tuple zipped with precomputed names makes a save's parameters in
+# half the time a dict of fifteen entries built by name takes.
+SAVED_COLUMN_NAMES: Final = tuple(column.name for column in WEBSERVER_COLUMNS[1:])
+_settings_of = attrgetter(*SETTINGS_FIELDS)
+_times_of = attrgetter(*_PLAIN_FIELDS[1:])
+
+
+def webserver_row(webserver: Webserver) -> tuple[Any, ...]:
+    """The values of WEBSERVER_COLUMNS but the id, in that order (SAVED_COLUMN_NAMES)."""
+    health = webserver.health
+    return (
+        *_settings_of(webserver.settings),
+        health.state.value,
+        health.consecutive_successes,
+        health.consecutive_failures,
+        *_times_of(webserver),
+    )
 
 
 def webserver_values(webserver: Webserver) -> dict[str, Any]:
     """Every column of WEBSERVER_COLUMNS but the id, by name."""
-    settings = webserver.settings
-    return {
-        **{name: getattr(settings, name) for name in SETTINGS_FIELDS},
-        **_health_values(webserver.health),
-        **{name: getattr(webserver, name) for name in _PLAIN_FIELDS[1:]},
-    }
+    return dict(zip(SAVED_COLUMN_NAMES, webserver_row(webserver), strict=True))
 
 
 def health_save_values(webserver: Webserver) -> dict[str, Any]:
     """The columns of HEALTH_SAVE_COLUMNS, by name."""
+    # Written out: the saves after every batch of results go this way, and a literal is fastest.
+    health = webserver.health
     return {
         "id": webserver.id,
-        **_health_values(webserver.health),
+        "health": health.state.value,
+        "consecutive_successes": health.consecutive_successes,
+        "consecutive_failures": health.consecutive_failures,
         "health_changed_at": webserver.health_changed_at,
         "last_checked_at": webserver.last_checked_at,
     }
-
-
-# Checked once here rather than on every save: the hand-written health columns are those derived.
-if tuple(_health_values(HealthStateMachine())) != HEALTH_COLUMN_NAMES:  # pragma: no cover
-    raise TypeError("HealthStateMachine's fields changed: teach _health_values to write each one")
 
 
 # --- requests (probe results) --------------------------------------------------------------------
@@ -221,6 +229,7 @@ __all__ = [
     "HEALTH_SAVE_COLUMNS",
     "REQUEST_COLUMNS",
     "REQUEST_INSERT_COLUMNS",
+    "SAVED_COLUMN_NAMES",
     "SETTINGS_FIELDS",
     "WEBSERVER_COLUMNS",
     "WORKER_COLUMNS",
@@ -230,6 +239,7 @@ __all__ = [
     "to_recorded_probe",
     "to_webserver",
     "to_worker",
+    "webserver_row",
     "webserver_values",
     "worker_values",
 ]

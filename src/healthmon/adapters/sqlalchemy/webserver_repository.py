@@ -18,10 +18,12 @@ from sqlalchemy.orm import Session
 
 from healthmon.adapters.sqlalchemy.converters import (
     HEALTH_SAVE_COLUMNS,
+    SAVED_COLUMN_NAMES,
     SETTINGS_FIELDS,
     WEBSERVER_COLUMNS,
     health_save_values,
     to_webserver,
+    webserver_row,
     webserver_values,
 )
 from healthmon.adapters.sqlalchemy.errors import translated_errors
@@ -62,8 +64,11 @@ _SAVE = (
 _ADD = insert(webservers_table).returning(_w.id)
 
 
+_NEW_NAMES = tuple(f"new_{name}" for name in SAVED_COLUMN_NAMES)
+
+
 def _save_parameters(webserver: Webserver) -> dict[str, Any]:
-    parameters = {f"new_{column}": value for column, value in webserver_values(webserver).items()}
+    parameters = dict(zip(_NEW_NAMES, webserver_row(webserver), strict=True))
     parameters["webserver_id"] = webserver.id
     return parameters
 
