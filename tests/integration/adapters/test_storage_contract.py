@@ -86,7 +86,7 @@ def test_save_writes_settings_and_health(uow_factory: UowFactory) -> None:
     later = EPOCH + timedelta(minutes=5)
     changed = dataclasses.replace(
         webserver.reconfigure(WebserverChanges(name="renamed", interval_seconds=10), later),
-        health=HealthStateMachine(HealthState.HEALTHY, consecutive_successes=7),
+        health=HealthStateMachine(state=HealthState.HEALTHY, consecutive_successes=7),
         health_changed_at=later,
         last_checked_at=later,
     )
@@ -147,7 +147,9 @@ def test_list_is_in_id_order_and_pages_with_after(uow_factory: UowFactory) -> No
 
 def test_list_filters_on_health(uow_factory: UowFactory) -> None:
     servers = [add(uow_factory, n) for n in range(1, 4)]
-    healthy = dataclasses.replace(servers[1], health=HealthStateMachine(HealthState.HEALTHY, 5, 0))
+    healthy = dataclasses.replace(
+        servers[1], health=HealthStateMachine(state=HealthState.HEALTHY, consecutive_successes=5)
+    )
     with uow_factory() as uow:
         uow.webservers.save(healthy)
         uow.commit()

@@ -15,7 +15,7 @@ from tests.fakes import EPOCH
 
 
 def webserver(**overrides: object) -> Webserver:
-    return Webserver(WebserverId(7), settings(**overrides), created_at=EPOCH, updated_at=EPOCH)
+    return Webserver(id=WebserverId(7), settings=settings(**overrides), created_at=EPOCH, updated_at=EPOCH)
 
 
 def test_defaults_sample_every_minute_with_a_sixty_second_timeout() -> None:
