@@ -38,7 +38,7 @@ from healthmon.adapters.sqlalchemy.engine import create_database_engine, create_
 from healthmon.adapters.sqlalchemy.migrations import upgrade_database
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from healthmon.application.errors import StorageUnavailable
-from healthmon.application.monitoring import percentile
+from healthmon.application.monitoring.activity import percentile
 from healthmon.domain.channels import SECRET_PREFIX, ChannelKind, ChannelSettings
 from healthmon.domain.events import EventType
 from healthmon.domain.webserver import WebserverSettings
