@@ -95,7 +95,8 @@ def fill(engine: Engine, servers: int, requests: int) -> None:
         case((state == 0, 7), else_=0),
         case((state == 1, 4), else_=0),
         now,
-        now,
+        # The last probe of the generated history, so results recorded after it are not stale.
+        literal(HISTORY_START + PROBE_INTERVAL * (requests // servers)),
         now,
         now,
     )
