@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +24,11 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     host: str = "127.0.0.1"
     port: int = 8000
-    # Comma-separated keys, or the path of a file with one key per line.
+    # Comma-separated keys, or a file of keys, one per line: see _keys for how a path is told apart.
     api_keys: tuple[str, ...] = ()
     readonly_api_keys: tuple[str, ...] = ()
+    # Without keys, the Host names (beside loopback ones) the API answers to; comma-separated.
+    allowed_hosts: tuple[str, ...] = ()
     http_threads: int = 40
     max_concurrent_probes: int = 500
     max_probes_per_host: int = 10
@@ -100,12 +104,85 @@ def _number(text: str) -> float:
         raise ValueError(f"must be a number, not {text!r}") from None
 
 
+# A key setting names a file of keys when its value starts with "@" (the rest is the path, so
+# "@keys.txt" is relative to the working directory) or holds a "/" anywhere. Inline keys therefore
+# never hold "/", and a mistyped path is refused at start instead of becoming a key.
+KEY_FILE_PREFIX = "@"
+# What a key may hold: it is sent as `Authorization: Bearer <key>`, one header token.
+_USABLE_KEY = re.compile(r"[\x21-\x2b\x2d-\x7e]+")
+_KEY_RULE = "a key is printable ASCII without spaces or commas"
+
+
 def _keys(text: str) -> tuple[str, ...]:
-    path = Path(text)
-    if "," not in text and path.is_file():
-        lines = path.read_text().splitlines()
-        return tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
-    return tuple(key.strip() for key in text.split(",") if key.strip())
+    if text.startswith(KEY_FILE_PREFIX) or "/" in text:
+        return _key_file(Path(text.removeprefix(KEY_FILE_PREFIX)))
+    if text and "," not in text and Path(text).is_file():
+        # Once read as a file; a key now, unless the operator says which.
+        raise ValueError(f"names the file {text!r}: write @{text} to read keys from it")
+    entries = [entry.strip() for entry in text.split(",")]
+    keys = [(f"key {n}", key) for n, key in enumerate(filter(None, entries), start=1)]
+    return _usable_keys(keys, empty="holds no key; unset it to run without keys")
+
+
+def _key_file(path: Path) -> tuple[str, ...]:
+    about = "names a key file that"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        # The path is not shown: a value holding "/" may be a mistyped key.
+        raise ValueError(
+            f"{about} does not exist (a value starting with @ or holding / is the path of a file of keys)"
+        ) from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{about} is not UTF-8 text") from None
+    except OSError as exc:
+        raise ValueError(f"{about} cannot be read ({exc.strerror or type(exc).__name__})") from None
+    lines = [(f"line {n} of the key file", line.strip()) for n, line in enumerate(text.splitlines(), start=1)]
+    keys = [(where, line) for where, line in lines if line and not line.startswith("#")]
+    return _usable_keys(keys, empty=f"{about} holds no key (comments and blank lines are not keys)")
+
+
+def _usable_keys(keys: list[tuple[str, str]], *, empty: str) -> tuple[str, ...]:
+    if not keys:
+        raise ValueError(empty)
+    for where, key in keys:
+        if not _USABLE_KEY.fullmatch(key):
+            # Where, never what: a key never appears in a message.
+            raise ValueError(f"{where} is not a usable key: {_KEY_RULE}")
+    return tuple(key for _, key in keys)
+
+
+_HOST_LABEL = r"(?!-)[a-z0-9_-]{1,63}(?<!-)"
+_HOST_NAME = re.compile(rf"{_HOST_LABEL}(\.{_HOST_LABEL})*")
+
+
+def normal_host(text: str) -> str | None:
+    """A host name or address in the one form Host headers and HEALTHMON_ALLOWED_HOSTS are compared in.
+
+    Lower case, without a final dot or IPv6 brackets, addresses in their shortest form; None when
+    the text is neither a host name nor an address.
+    """
+    host = text.strip().lower().removesuffix(".")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        try:
+            return str(ipaddress.IPv6Address(host))
+        except ValueError:
+            return None
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return host if _HOST_NAME.fullmatch(host) else None
+
+
+def _hosts(text: str) -> tuple[str, ...]:
+    hosts: list[str] = []
+    for entry in filter(None, (entry.strip() for entry in text.split(","))):
+        host = normal_host(entry)
+        if host is None:
+            raise ValueError(f"holds {entry!r}: not a host name or address (no scheme, port or path)")
+        hosts.append(host)
+    return tuple(hosts)
 
 
 def _text(text: str) -> str:
@@ -120,6 +197,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "port": _integer,
     "api_keys": _keys,
     "readonly_api_keys": _keys,
+    "allowed_hosts": _hosts,
     "http_threads": _integer,
     "max_concurrent_probes": _integer,
     "max_probes_per_host": _integer,

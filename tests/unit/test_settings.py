@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from healthmon.domain.errors import InvalidField
+from healthmon.entrypoints.cli import main
 from healthmon.settings import DEFAULT_DATABASE_URL, Settings
 
 
@@ -67,3 +68,109 @@ def test_out_of_range_values_are_rejected(variable: str, value: str) -> None:
     with pytest.raises(InvalidField) as raised:
         Settings.from_env({variable: value})
     assert raised.value.field == variable
+
+
+KEY_VARIABLES = ["HEALTHMON_API_KEYS", "HEALTHMON_READONLY_API_KEYS"]
+
+
+def refusal(variable: str, value: str) -> str:
+    """The one-line reason Settings gives for refusing this key setting."""
+    with pytest.raises(InvalidField) as raised:
+        Settings.from_env({variable: value})
+    assert raised.value.field == variable
+    message = str(raised.value)
+    assert "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize("variable", KEY_VARIABLES)
+@pytest.mark.parametrize("value", ["/path/that/does/not/exist", "./keys.txt", "@keys.txt", "@/no/such/keys"])
+def test_a_key_path_that_names_no_file_is_refused_not_taken_as_a_key(
+    variable: str, value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert "does not exist" in refusal(variable, value)
+
+
+@pytest.mark.parametrize("variable", KEY_VARIABLES)
+@pytest.mark.parametrize("content", ["", "\n\n", "# operators\n  # indented\n\t\n"])
+def test_a_key_file_without_keys_is_refused(variable: str, content: str, tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    keys.write_text(content)
+    assert "holds no key" in refusal(variable, str(keys))
+
+
+def test_indented_comments_and_blank_lines_in_a_key_file_are_ignored(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    keys.write_text(" #comment\n\tfirst  \n   \n  # another\nsecond\n")
+    assert Settings.from_env({"HEALTHMON_API_KEYS": str(keys)}).api_keys == ("first", "second")
+
+
+def test_a_key_file_may_be_named_with_an_at_sign_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "keys.txt").write_text("only-key\n")
+    monkeypatch.chdir(tmp_path)
+    assert Settings.from_env({"HEALTHMON_API_KEYS": "@keys.txt"}).api_keys == ("only-key",)
+
+
+def test_a_bare_value_naming_an_existing_file_is_refused_as_ambiguous(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "keys.txt").write_text("only-key\n")
+    monkeypatch.chdir(tmp_path)
+    assert "@keys.txt" in refusal("HEALTHMON_API_KEYS", "keys.txt")
+
+
+@pytest.mark.parametrize("variable", KEY_VARIABLES)
+@pytest.mark.parametrize("value", ["", " ", ",", " , ,, "])
+def test_a_key_setting_without_keys_is_refused(variable: str, value: str) -> None:
+    assert "holds no key" in refusal(variable, value)
+
+
+@pytest.mark.parametrize("line", ["two words", "key # comment", "tab\tinside", "é-not-ascii", "a,b"])
+def test_a_key_line_that_cannot_be_sent_as_a_bearer_token_is_refused_without_showing_it(
+    line: str, tmp_path: Path
+) -> None:
+    keys = tmp_path / "keys"
+    keys.write_text(f"# first\ngood-key\n{line}\n")
+    message = refusal("HEALTHMON_API_KEYS", str(keys))
+    assert "line 3" in message
+    assert line not in message
+
+
+def test_an_inline_key_that_cannot_be_sent_is_refused_without_showing_it() -> None:
+    message = refusal("HEALTHMON_API_KEYS", "good-key, two words")
+    assert "key 2" in message
+    assert "two words" not in message
+
+
+def test_a_key_file_that_cannot_be_read_is_refused(tmp_path: Path) -> None:
+    assert "cannot be read" in refusal("HEALTHMON_API_KEYS", str(tmp_path))
+
+
+def test_allowed_hosts_are_names_or_addresses_in_lower_case() -> None:
+    settings = Settings.from_env({"HEALTHMON_ALLOWED_HOSTS": " Monitor.Example.COM, [::1],10.0.0.5, ,"})
+    assert settings.allowed_hosts == ("monitor.example.com", "::1", "10.0.0.5")
+    assert Settings.from_env({}).allowed_hosts == ()
+
+
+@pytest.mark.parametrize("value", ["two words", "host:8000", "http://host/", "a/b", "[::1]:80", "-bad-.com"])
+def test_an_allowed_host_that_is_not_a_name_or_address_is_refused(value: str) -> None:
+    with pytest.raises(InvalidField) as raised:
+        Settings.from_env({"HEALTHMON_ALLOWED_HOSTS": f"ok.example, {value}"})
+    assert raised.value.field == "HEALTHMON_ALLOWED_HOSTS"
+
+
+def test_a_bad_key_setting_stops_a_command_with_one_line_before_it_touches_anything(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # `db upgrade` reads settings as `serve` and `worker` do, and ends by itself if they pass.
+    monkeypatch.setenv("HEALTHMON_DATABASE_URL", f"sqlite:///{tmp_path / 'untouched.db'}")
+    monkeypatch.setenv("HEALTHMON_API_KEYS", "/path/that/does/not/exist")
+    assert main(["db", "upgrade"]) == 1
+    printed = capsys.readouterr()
+    assert printed.out == ""
+    assert printed.err.count("\n") == 1
+    assert printed.err.startswith("healthmon: error: HEALTHMON_API_KEYS names a key file that does not exist")
+    assert not (tmp_path / "untouched.db").exists()

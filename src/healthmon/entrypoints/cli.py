@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import ipaddress
 import logging
 import sys
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from healthmon import __version__
 from healthmon.adapters.sqlalchemy.engine import masked_url
 from healthmon.container import Container, build_container
 from healthmon.domain.errors import HealthmonError
+from healthmon.entrypoints.http.cross_site import is_loopback
 from healthmon.entrypoints.logs import configure_logging
 from healthmon.entrypoints.serve import serve
 from healthmon.entrypoints.worker import serve_worker
@@ -52,24 +52,22 @@ def _start(arguments: argparse.Namespace) -> tuple[Settings, Container]:
     return settings, container
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _serve(arguments: argparse.Namespace) -> int:
     settings = _settings(arguments)
-    if not _is_loopback(settings.host) and not settings.api_keys and not arguments.insecure:
+    public = not is_loopback(settings.host)
+    if public and not settings.api_keys and not arguments.insecure:
         raise RefusedToStart(
             f"refusing to serve on {settings.host} without an API key: anyone who can reach it could "
-            "change what is monitored. Set HEALTHMON_API_KEYS=<key>[,<key>...] (or a file of keys), "
+            "change what is monitored. Set HEALTHMON_API_KEYS=<key>[,<key>...] (or @<file of keys>), "
             "or pass --insecure if the network is trusted."
         )
     settings, container = _start(arguments)
+    if public and not (settings.api_keys or settings.readonly_api_keys or settings.allowed_hosts):
+        logger.warning(
+            "serving on %s without API keys: only requests for loopback names are answered; list the "
+            "names clients use in HEALTHMON_ALLOWED_HOSTS",
+            settings.host,
+        )
     base = f"http://{settings.host if ':' not in settings.host else f'[{settings.host}]'}:{settings.port}"
     logger.info(
         "healthmon %s: API on %s, docs on %s/schema, database %s, worker %s",

@@ -78,7 +78,7 @@ def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(sqlite_file_
             name: connection.exec_driver_sql(f"PRAGMA {name}").scalar_one()
             for name in ("journal_mode", "foreign_keys", "busy_timeout")
         }
-    assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 30_000}
+    assert pragmas == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 3_000}
 
 
 def test_sqlite_readers_are_not_blocked_by_a_writer_in_progress(sqlite_engine: Engine) -> None:

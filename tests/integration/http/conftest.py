@@ -29,6 +29,9 @@ from tests.fakes import FakeClock
 Client = TestClient[Litestar]
 ClientFactory = Callable[..., Client]
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# Without API keys the app answers loopback Host names only; Litestar's default, testserver.local,
+# is as foreign as any web page's name. Clients here call as a local user's tools do.
+BASE_URL = "http://127.0.0.1:8000"
 # Words of the driver's message that must never reach a client.
 DRIVER_SECRET = "db-7.internal:5432"
 
@@ -109,7 +112,7 @@ def make_client(make_container: Callable[..., Container]) -> Iterator[ClientFact
                 worker_alive=worker_alive,
                 manage_resources=False,
             )
-            return stack.enter_context(TestClient(app))
+            return stack.enter_context(TestClient(app, base_url=BASE_URL))
 
         yield make
 

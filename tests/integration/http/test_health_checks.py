@@ -21,6 +21,23 @@ def test_healthz_is_ok(client: Client) -> None:
     assert response.json() == {"status": "ok"}
 
 
+def test_healthz_answers_head_for_load_balancers(client: Client) -> None:
+    response = client.head("/healthz")
+    assert response.status_code == 200
+    assert response.content == b""
+    assert response.headers["content-type"] == "application/json"
+
+
+def test_readyz_answers_head_with_503_when_not_ready(
+    make_client: ClientFactory, container: Container
+) -> None:
+    container.uow.override(providers.Factory(unavailable))
+    response = make_client(container).head("/readyz")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert response.content == b""
+
+
 def test_healthz_stays_ok_while_the_database_is_down(
     make_client: ClientFactory, container: Container
 ) -> None:

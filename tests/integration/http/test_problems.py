@@ -61,6 +61,9 @@ def test_a_method_the_path_does_not_take_is_405_with_allow(
     assert method not in offered
 
 
+JSON_BODY = {"Content-Type": "application/json"}
+
+
 def body_of_size(size: int) -> bytes:
     """A JSON body of exactly `size` bytes whose only flaw is an over-long name."""
     start, end = b'{"name": "', b'", "url": "http://big.test/"}'
@@ -70,13 +73,13 @@ def body_of_size(size: int) -> bytes:
 @pytest.mark.parametrize(("method", "path"), [("POST", "/webservers"), ("PUT", "/webservers/1")])
 def test_a_body_over_64_kib_is_413_and_changes_nothing(client: Client, method: str, path: str) -> None:
     new_webserver(client)
-    response = client.request(method, path, content=body_of_size(LIMIT + 1))
+    response = client.request(method, path, content=body_of_size(LIMIT + 1), headers=JSON_BODY)
     assert_problem(response, 413, "request-too-large")
     assert [item["name"] for item in client.get("/webservers").json()["items"]] == ["server 1"]
 
 
 def test_a_body_of_exactly_64_kib_is_read(client: Client) -> None:
-    response = client.post("/webservers", content=body_of_size(LIMIT))
+    response = client.post("/webservers", content=body_of_size(LIMIT), headers=JSON_BODY)
     # Read and judged by the domain: the name is too long, not the body.
     assert_problem(response, 422, "invalid-field", fields={"name"})
 

@@ -10,14 +10,14 @@ from healthmon.adapters.sqlalchemy.migrations import upgrade_database
 from healthmon.container import build_container
 from healthmon.entrypoints.http import create_app
 from healthmon.settings import Settings
-from tests.integration.http.conftest import assert_problem
+from tests.integration.http.conftest import BASE_URL, assert_problem
 
 
 def test_create_read_list_and_delete_on_sqlite(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'healthmon.db'}"
     upgrade_database(url)
     container = build_container(Settings(database_url=url, http_threads=4))
-    with TestClient(create_app(container)) as client:
+    with TestClient(create_app(container), base_url=BASE_URL) as client:
         assert container.engine.initialized, "the app's lifespan starts the container's resources"
         response = client.post("/webservers", json={"name": " shop ", "url": "https://shop.test/"})
         assert response.status_code == 201, response.text
@@ -44,6 +44,6 @@ def test_create_read_list_and_delete_on_sqlite(tmp_path: Path) -> None:
 
 def test_readyz_is_503_on_a_database_without_the_schema(tmp_path: Path) -> None:
     container = build_container(Settings(database_url=f"sqlite:///{tmp_path / 'empty.db'}"))
-    with TestClient(create_app(container)) as client:
+    with TestClient(create_app(container), base_url=BASE_URL) as client:
         assert_problem(client.get("/readyz"), 503, "not-ready")
         assert_problem(client.get("/webservers"), 500, "internal-error")

@@ -1,7 +1,9 @@
 """Engines for the two supported databases: SQLite (sqlite3 driver) and PostgreSQL (psycopg2).
 
 SQLite connections run in WAL mode (readers never wait for the writer) with foreign keys on and a
-busy timeout. SQLAlchemy, not the sqlite3 driver, emits BEGIN (the "Transactions with SQLite and
+short busy timeout, behind a write gate (see sqlite_write_gate.py), so a held write lock costs a
+request a few seconds and a 503, never a queue of threads that starves the readers.
+SQLAlchemy, not the sqlite3 driver, emits BEGIN (the "Transactions with SQLite and
 the sqlite3 driver" recipe of the SQLAlchemy docs), so a unit of work that is going to write can
 start with BEGIN IMMEDIATE: it waits for the write lock up front instead of failing half-way with
 "database is locked".
@@ -15,12 +17,13 @@ from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, create_engine, event, literal, select
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from healthmon.adapters.sqlalchemy.errors import translated_errors
+from healthmon.adapters.sqlalchemy.sqlite_write_gate import SqliteWriteGate
 from healthmon.application.errors import DatabaseConfigurationError, StorageUnavailable
 
 logger = logging.getLogger(__name__)
@@ -29,7 +32,12 @@ DEFAULT_DATABASE_URL: Final = "sqlite:///healthmon.db"
 # Room for the HTTP API's 40 sync-handler threads plus the worker's writer and its schedule
 # reader, should one process run both; each process may pass its own size.
 DEFAULT_POOL_SIZE: Final = 40 + 2
-SQLITE_BUSY_TIMEOUT_SECONDS: Final = 30.0
+# How long a writer waits for SQLite's write lock once it is this process's turn; with the gate's
+# own wait, a write is answered (or refused as unavailable) within a few seconds.
+SQLITE_BUSY_TIMEOUT_SECONDS: Final = 3.0
+# sqlite3 error names after which a connection is not to be trusted again: one opened while the
+# file was read-only stays read-only for ever, and one that met an I/O error may be half-broken.
+_SQLITE_POISONED: Final = ("SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_CANTOPEN")
 POSTGRES_CONNECT_TIMEOUT_SECONDS: Final = 10
 
 # An execution option the unit of work sets on the connection of a transaction that will write.
@@ -153,10 +161,38 @@ def _sqlite_engine(url: URL, *, pool_size: int, foreign_keys: bool) -> Engine:
         finally:
             cursor.close()
 
+    gate = SqliteWriteGate()
+
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
-        writing = connection.get_execution_options().get(WRITE_INTENT, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+        if not connection.get_execution_options().get(WRITE_INTENT, False):
+            connection.exec_driver_sql("BEGIN")
+            return
+        gate.enter(connection.info)
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            gate.leave(connection.info)
+            raise
+
+    def _end(connection: Connection) -> None:
+        # An invalidated connection has no info to read; the pool's invalidate event lets go.
+        if not connection.invalidated:
+            gate.leave(connection.info)
+
+    event.listen(engine, "commit", _end)
+    event.listen(engine, "rollback", _end)
+    # A connection given back or thrown away without a rollback event still lets the next writer in.
+    event.listen(engine.pool, "reset", lambda _dbapi, record, _state: gate.leave(record.info))
+    event.listen(engine.pool, "invalidate", lambda _dbapi, record, _exc: gate.leave(record.info))
+
+    @event.listens_for(engine, "handle_error")
+    def _discard_poisoned(context: ExceptionContext) -> None:
+        # Marked as a disconnect, the connection is discarded and the pool renews every connection
+        # opened before it, so writes recover by themselves once the file is writable again.
+        name = getattr(context.original_exception, "sqlite_errorname", "")
+        if name.startswith(_SQLITE_POISONED):
+            context.is_disconnect = True
 
     return engine
 

@@ -1,7 +1,8 @@
 """API keys: with any key configured, every endpoint not marked public needs `Authorization: Bearer <key>`.
 
 - Full keys may call every method; read-only keys only GET, HEAD and OPTIONS (anything else is a 403).
-- A missing, malformed or unknown key is a 401 with `WWW-Authenticate: Bearer`.
+- A missing, malformed or unknown key is a 401 with `WWW-Authenticate: Bearer`, also for a method the
+  path does not take: without a key, a client learns no more than that the path needs one.
 - The presented key is compared with every configured key, each in constant time and all of them
   every time, so neither the timing nor the key's position in the list tells anything. Comparing
   SHA-256 digests keeps the length of the configured keys from showing too.
@@ -19,8 +20,9 @@ from enum import Enum
 from typing import Any, Final
 
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.utils import normalize_path
 
 PUBLIC: Final = "public"
 READ_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -64,19 +66,42 @@ class ApiKeys:
             return Access.FULL
         return Access.READ if readonly else Access.NONE
 
+    def _access_of_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> Access:
+        token = _bearer_token(connection.headers.get("authorization"))
+        return Access.NONE if token is None else self.access_of(token)
+
     def guard(self, connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
         """A Litestar guard: 401 without a known key, 403 for a read-only key on a method that writes."""
         if handler.opt.get(PUBLIC):
             return
-        token = _bearer_token(connection.headers.get("authorization"))
-        access = Access.NONE if token is None else self.access_of(token)
+        access = self._access_of_request(connection)
         if access is Access.NONE:
-            raise NotAuthorizedException(
-                detail="This endpoint needs a valid API key: send 'Authorization: Bearer <key>'.",
-                headers=_CHALLENGE,
-            )
+            raise _unauthorized()
         if access is Access.READ and connection.scope.get("method") not in READ_METHODS:
             raise PermissionDeniedException(detail="This API key may only read (GET).")
+
+    def refusal_before_405(
+        self, connection: ASGIConnection[Any, Any, Any, Any], allowed: Iterable[str]
+    ) -> HTTPException | None:
+        """The 401 owed instead of a 405 (the path takes only `allowed`): it needs a key and none came."""
+        if not self.enabled or self._access_of_request(connection) is not Access.NONE:
+            return None
+        # Any handler of the path but the automatic OPTIONS one says whether the path is open
+        # (health, schema): an open path is open for every method.
+        methods = [method for method in allowed if method != "OPTIONS"]
+        if methods:
+            path = normalize_path(connection.scope["path"])
+            _, handler, *_ = connection.app.asgi_router.handle_routing(path=path, method=methods[0])
+            if handler.opt.get(PUBLIC):
+                return None
+        return _unauthorized()
+
+
+def _unauthorized() -> NotAuthorizedException:
+    return NotAuthorizedException(
+        detail="This endpoint needs a valid API key: send 'Authorization: Bearer <key>'.",
+        headers=_CHALLENGE,
+    )
 
 
 def _bearer_token(header: str | None) -> str | None:

@@ -1,4 +1,4 @@
-"""The Litestar application: routes, dependencies from the container, problem details, API keys and docs.
+"""The Litestar application: routes, dependencies from the container, problem details, access rules, docs.
 
 Use cases reach handlers as app-level Litestar dependencies, one per name in HTTP_USE_CASES, each
 calling its container provider (STYLE items 15-18): no @inject and no wiring. Overriding a provider
@@ -17,20 +17,22 @@ from typing import Any, Final
 
 from dependency_injector import providers
 from dependency_injector.ext.starlette import Lifespan
-from litestar import Litestar, Response, Router
+from litestar import Litestar, Request, Response, Router
 from litestar.datastructures import MutableScopeHeaders
 from litestar.di import Provide
 from litestar.enums import MediaType
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import MethodNotAllowedException, NotFoundException
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityRequirement, SecurityScheme
 from litestar.plugins.problem_details import ProblemDetailsPlugin
-from litestar.types import Message, Scope
+from litestar.types import ExceptionHandler, Guard, Message, Scope
 
 from healthmon.container import Container
 from healthmon.entrypoints.http.access import PUBLIC, ApiKeys
+from healthmon.entrypoints.http.cross_site import HostRule, json_writes_only
 from healthmon.entrypoints.http.docs import OfflineDocsRenderPlugin
+from healthmon.entrypoints.http.head import HeadAnsweringLitestar, allow_header
 from healthmon.entrypoints.http.health_checks import WorkerStatus, healthz, readyz
 from healthmon.entrypoints.http.problems import PROBLEM_DETAILS, http_exception_to_problem
 from healthmon.entrypoints.http.schemas import MAX_BODY_BYTES
@@ -55,7 +57,11 @@ Errors are RFC 9457 problems (application/problem+json) with `type`, `title`, `s
 400 means the request could not be read as the declared types; 422 means a value breaks a rule, and
 `errors` lists every such field. 503 (with Retry-After) means the database is unreachable: nothing
 was changed, retry later. Times are ISO 8601 in UTC. When API keys are configured, every endpoint
-but /healthz, /readyz and this schema needs `Authorization: Bearer <key>`; read-only keys may only GET."""
+but /healthz, /readyz and this schema needs `Authorization: Bearer <key>` (401 comes before 405);
+read-only keys may only GET. Bodies of POST, PUT and PATCH must be sent as `application/json`
+(415 otherwise). Without API keys, only requests whose Host is a loopback name or address, or one of
+HEALTHMON_ALLOWED_HOSTS, are answered (400 `host-not-allowed` otherwise). Every GET also answers
+HEAD: the same status and headers, no body."""
 
 
 def bridge(provider: providers.Provider[Any]) -> Provide:
@@ -115,7 +121,18 @@ async def _complete_allow_header(message: Message, scope: Scope) -> None:
     methods = next((route.methods for route in routes if route.path_format == template), None)
     headers = MutableScopeHeaders.from_message(message)
     if methods and "allow" in headers:
-        headers["allow"] = ", ".join(sorted(methods))
+        headers["allow"] = allow_header(methods)
+
+
+def _method_not_allowed(keys: ApiKeys) -> ExceptionHandler[MethodNotAllowedException]:
+    def handle(request: Request[Any, Any, Any], exc: MethodNotAllowedException) -> Response[Any]:
+        allowed = (exc.headers or {}).get("allow", "").split(",")
+        refusal = keys.refusal_before_405(request, [method.strip() for method in allowed])
+        if refusal is None:
+            refusal = MethodNotAllowedException(headers={"allow": allow_header(allowed)})
+        return http_exception_to_problem(refusal).to_response(request)
+
+    return handle
 
 
 async def _use_http_threads(threads: int) -> None:
@@ -139,6 +156,9 @@ def create_app(
     """
     settings = container.settings()
     keys = ApiKeys(settings.api_keys, settings.readonly_api_keys)
+    # Order matters: who may call comes before what the call looks like.
+    guards: list[Guard] = [keys.guard] if keys.enabled else [HostRule(settings.allowed_hosts).guard]
+    guards.append(json_writes_only)
     worker = WorkerStatus(worker_alive)
     dependencies = {name: bridge(getattr(container, name)) for name in HTTP_USE_CASES}
     dependencies["worker"] = Provide(lambda: worker, sync_to_thread=False)
@@ -150,10 +170,16 @@ def create_app(
             len(settings.api_keys),
             len(settings.readonly_api_keys),
         )
-    return Litestar(
+    else:
+        logger.info(
+            "no API keys: answering requests for loopback names%s only",
+            "".join(f", {host}" for host in settings.allowed_hosts),
+        )
+    return HeadAnsweringLitestar(
         route_handlers=[api, healthz, readyz],
         dependencies=dependencies,
-        guards=[keys.guard] if keys.enabled else None,
+        guards=guards,
+        exception_handlers={MethodNotAllowedException: _method_not_allowed(keys)},
         lifespan=[Lifespan(container)] if manage_resources else None,
         on_startup=[partial(_use_http_threads, settings.http_threads)],
         before_send=[_complete_allow_header],

@@ -283,12 +283,15 @@ class ProblemOut(msgspec.Struct, kw_only=True):
 
 _DESCRIPTIONS: Final[dict[int, str]] = {
     400: "The request could not be read as the declared types: a body that is not a JSON object, "
-    "unknown or missing fields, a wrong type, a parameter that does not parse.",
+    "unknown or missing fields, a wrong type, a parameter that does not parse. Without API keys, also "
+    "a Host header that is not a loopback name or address nor one of HEALTHMON_ALLOWED_HOSTS "
+    "(type /problems/host-not-allowed).",
     401: "No API key, or not one of the configured keys (only when API keys are configured).",
     403: "A read-only API key was used for a change.",
     404: "No webserver has this id.",
     409: "Another webserver already watches this URL.",
     413: f"The body is larger than {MAX_BODY_BYTES} bytes.",
+    415: "The body is not declared as JSON: send it with Content-Type: application/json.",
     422: "A value breaks a rule; `errors` lists every such field.",
     500: "A failure on the server; the body reveals nothing about it.",
     503: "The database is unreachable (or, for /readyz, the service is not ready); see Retry-After.",

@@ -132,7 +132,7 @@ class WebserverController(Controller):
                 required=True,
             )
         ],
-        responses=problem_responses(409, 413, 422, *_WRITE),
+        responses=problem_responses(409, 413, 415, 422, *_WRITE),
     )
     def create(
         self, data: NewWebserverBody, register_webserver: NamedDependency[RegisterWebserver]
@@ -183,7 +183,7 @@ class WebserverController(Controller):
         sync_to_thread=True,
         summary="Change some settings of a webserver",
         before_request=strict_body(WebserverPatch),
-        responses=problem_responses(404, 409, 413, 422, *_WRITE),
+        responses=problem_responses(404, 409, 413, 415, 422, *_WRITE),
     )
     def update(
         self,
@@ -200,7 +200,7 @@ class WebserverController(Controller):
         sync_to_thread=True,
         summary="Replace a webserver's settings",
         before_request=strict_body(WebserverIn),
-        responses=problem_responses(404, 409, 413, 422, *_WRITE),
+        responses=problem_responses(404, 409, 413, 415, 422, *_WRITE),
     )
     def replace(
         self,
