@@ -103,7 +103,9 @@ def postgres_session_factory(postgres_engine: Engine) -> sessionmaker[Session]:
     """Sessions on the PostgreSQL database, emptied for this test (ids start again at 1)."""
     with postgres_engine.begin() as connection:
         # Far faster than dropping and migrating again; SQLAlchemy has no TRUNCATE construct.
-        connection.exec_driver_sql("TRUNCATE webservers, requests, workers RESTART IDENTITY CASCADE")
+        connection.exec_driver_sql(
+            "TRUNCATE webservers, requests, workers, events, channels, deliveries RESTART IDENTITY CASCADE"
+        )
     return create_session_factory(postgres_engine)
 
 

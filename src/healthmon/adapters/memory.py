@@ -19,7 +19,11 @@ from typing import Any, Self
 
 from healthmon.adapters.system_clock import SystemClock
 from healthmon.application.ports import (
+    ChannelRepository,
+    ClaimedDelivery,
     Clock,
+    DeliveryRepository,
+    EventRepository,
     HistoryCursor,
     ProbeResultRepository,
     UnitOfWork,
@@ -27,7 +31,10 @@ from healthmon.application.ports import (
     WorkerInfo,
     WorkerRepository,
 )
+from healthmon.domain.channels import Channel, ChannelId, ChannelSettings
+from healthmon.domain.deliveries import Delivery, DeliveryId, DeliveryStatus
 from healthmon.domain.errors import WebserverAlreadyRegistered
+from healthmon.domain.events import EventId, EventType, HealthChanged, RecordedEvent, new_event_id
 from healthmon.domain.health import HealthState
 from healthmon.domain.probe import ProbeId, ProbeResult, RecordedProbe
 from healthmon.domain.webserver import Webserver, WebserverId, WebserverSettings
@@ -59,6 +66,23 @@ class InMemoryStore:
         self.probe_ids = itertools.count(1)
         self.workers: dict[str, WorkerInfo] = {}
         self.owners: dict[WebserverId, str] = {}
+        # Events in sequence order; like a database sequence, a rolled-back event leaves a gap.
+        self.events: list[RecordedEvent] = []
+        self.events_by_id: dict[EventId, RecordedEvent] = {}
+        self.event_sequences = itertools.count(1)
+        self.channels: dict[ChannelId, Channel] = {}
+        self.channel_ids = itertools.count(1)
+        self.deliveries: dict[DeliveryId, Delivery] = {}
+        self.delivery_ids = itertools.count(1)
+        self.claims: dict[DeliveryId, Claim] = {}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Claim:
+    """Who holds a delivery, and until when (the store's clock)."""
+
+    worker_id: str
+    expires_at: datetime
 
 
 class InMemoryWebserverRepository(WebserverRepository):
@@ -265,6 +289,234 @@ class InMemoryWorkerRepository(WorkerRepository):
         _restore(self._store.owners, webserver_id, owner)
 
 
+class InMemoryEventRepository(EventRepository):
+    """Events in a list kept in sequence order; never removed."""
+
+    def __init__(self, store: InMemoryStore, undo: list[Undo]) -> None:
+        self._store = store
+        self._undo = undo
+
+    def add(self, type: EventType, occurred_at: datetime, change: HealthChanged | None) -> RecordedEvent:
+        event = RecordedEvent(
+            id=new_event_id(),
+            sequence=next(self._store.event_sequences),
+            type=type,
+            occurred_at=occurred_at,
+            change=change,
+        )
+        self._store.events.append(event)
+        self._store.events_by_id[event.id] = event
+
+        def undo() -> None:
+            self._store.events.remove(event)
+            del self._store.events_by_id[event.id]
+
+        self._undo.append(undo)
+        return event
+
+    def add_changes(self, changes: Sequence[HealthChanged]) -> list[RecordedEvent]:
+        return [self.add(EventType.HEALTH_CHANGED, change.occurred_at, change) for change in changes]
+
+    def feed(
+        self, *, after: int | None, webserver_id: WebserverId | None = None, limit: int
+    ) -> list[RecordedEvent]:
+        start = 0 if after is None else bisect.bisect_right(self._store.events, after, key=_sequence)
+        matching = (
+            event
+            for event in itertools.islice(self._store.events, start, None)
+            if event.type is EventType.HEALTH_CHANGED
+            and (webserver_id is None or event.webserver_id == webserver_id)
+        )
+        return list(itertools.islice(matching, limit))
+
+    def latest_sequence(self) -> int:
+        return self._store.events[-1].sequence if self._store.events else 0
+
+    def last_of(self, webserver_ids: Collection[WebserverId]) -> dict[WebserverId, RecordedEvent]:
+        wanted = set(webserver_ids)
+        last: dict[WebserverId, RecordedEvent] = {}
+        for event in reversed(self._store.events):
+            if len(last) == len(wanted):
+                break
+            webserver_id = event.webserver_id
+            if event.type is EventType.HEALTH_CHANGED and webserver_id in wanted and webserver_id not in last:
+                last[webserver_id] = event
+        return last
+
+
+def _sequence(event: RecordedEvent) -> int:
+    return event.sequence
+
+
+class InMemoryChannelRepository(ChannelRepository):
+    """Channels in a dict; removing one removes its deliveries."""
+
+    def __init__(self, store: InMemoryStore, undo: list[Undo]) -> None:
+        self._store = store
+        self._undo = undo
+
+    def add(self, settings: ChannelSettings, now: datetime) -> Channel:
+        channel = Channel(
+            id=ChannelId(next(self._store.channel_ids)), settings=settings, created_at=now, updated_at=now
+        )
+        self._set(channel.id, channel)
+        return channel
+
+    def get(self, channel_id: ChannelId, *, lock: bool = False) -> Channel | None:
+        return self._store.channels.get(channel_id)
+
+    def all(self) -> list[Channel]:
+        return [channel for _, channel in sorted(self._store.channels.items())]
+
+    def covering(self, webserver_id: WebserverId) -> list[Channel]:
+        return [channel for channel in self.all() if channel.settings.covers(webserver_id)]
+
+    def save(self, channel: Channel) -> None:
+        if channel.id in self._store.channels:
+            self._set(channel.id, channel)
+
+    def remove(self, channel_id: ChannelId) -> bool:
+        if channel_id not in self._store.channels:
+            return False
+        deliveries = InMemoryDeliveryRepository(self._store, self._undo)
+        for delivery in list(self._store.deliveries.values()):
+            if delivery.channel_id == channel_id:
+                deliveries.put(delivery.id, None)
+                deliveries.hold(delivery.id, None)
+        self._set(channel_id, None)
+        return True
+
+    def _set(self, channel_id: ChannelId, channel: Channel | None) -> None:
+        self._undo.append(
+            functools.partial(
+                _restore, self._store.channels, channel_id, self._store.channels.get(channel_id)
+            )
+        )
+        _restore(self._store.channels, channel_id, channel)
+
+
+class InMemoryDeliveryRepository(DeliveryRepository):
+    """Deliveries in a dict and their claims in another, dated by the store's clock."""
+
+    def __init__(self, store: InMemoryStore, undo: list[Undo]) -> None:
+        self._store = store
+        self._undo = undo
+
+    def add_many(self, event: RecordedEvent, channel_ids: Collection[ChannelId], due: datetime) -> None:
+        for channel_id in channel_ids:
+            if channel_id not in self._store.channels:
+                continue
+            delivery = Delivery(
+                id=DeliveryId(next(self._store.delivery_ids)),
+                event_id=event.id,
+                channel_id=channel_id,
+                webserver_id=event.webserver_id,
+                status=DeliveryStatus.PENDING,
+                attempts=0,
+                next_attempt_at=due,
+            )
+            self.put(delivery.id, delivery)
+
+    def add_for_events(self, queued: Sequence[tuple[RecordedEvent, Collection[ChannelId]]]) -> None:
+        for event, channel_ids in queued:
+            self.add_many(event, channel_ids, event.occurred_at)
+
+    def claim(self, worker_id: str, *, claim_for: timedelta, limit: int) -> list[ClaimedDelivery]:
+        now = self._store.clock.now()
+        pending = sorted(
+            (d for d in self._store.deliveries.values() if d.status is DeliveryStatus.PENDING),
+            key=lambda delivery: (self._store.events_by_id[delivery.event_id].sequence, delivery.id),
+        )
+        # The (channel, webserver) pairs whose oldest pending delivery has been seen: the rest wait.
+        waiting: set[tuple[ChannelId, WebserverId]] = set()
+        taken: list[ClaimedDelivery] = []
+        for delivery in pending:
+            if len(taken) >= limit:
+                break
+            if delivery.webserver_id is not None:
+                pair = (delivery.channel_id, delivery.webserver_id)
+                if pair in waiting:
+                    continue
+                waiting.add(pair)
+            claim = self._store.claims.get(delivery.id)
+            channel = self._store.channels[delivery.channel_id]
+            if (
+                not channel.settings.enabled
+                or delivery.next_attempt_at is None
+                or delivery.next_attempt_at > now
+                or (claim is not None and claim.expires_at > now)
+            ):
+                continue
+            self.hold(delivery.id, Claim(worker_id, now + claim_for))
+            taken.append(
+                ClaimedDelivery(
+                    delivery=delivery,
+                    event=self._store.events_by_id[delivery.event_id],
+                    channel=channel,
+                )
+            )
+        return taken
+
+    def finish(self, worker_id: str, delivery: Delivery) -> bool:
+        claim = self._store.claims.get(delivery.id)
+        if claim is None or claim.worker_id != worker_id or delivery.id not in self._store.deliveries:
+            return False
+        self.put(delivery.id, self._written(delivery))
+        self.hold(delivery.id, None)
+        return True
+
+    def get(self, channel_id: ChannelId, delivery_id: DeliveryId, *, lock: bool = False) -> Delivery | None:
+        delivery = self._store.deliveries.get(delivery_id)
+        return delivery if delivery is not None and delivery.channel_id == channel_id else None
+
+    def save(self, delivery: Delivery) -> None:
+        if delivery.id in self._store.deliveries:
+            self.put(delivery.id, self._written(delivery))
+
+    def list(
+        self,
+        channel_id: ChannelId,
+        *,
+        status: DeliveryStatus | None = None,
+        after: DeliveryId | None = None,
+        limit: int,
+    ) -> list[Delivery]:
+        matching = (
+            delivery
+            for delivery_id, delivery in sorted(self._store.deliveries.items())
+            if delivery.channel_id == channel_id
+            and (after is None or delivery_id > after)
+            and (status is None or delivery.status is status)
+        )
+        return list(itertools.islice(matching, limit))
+
+    def put(self, delivery_id: DeliveryId, delivery: Delivery | None) -> None:
+        """Set (or, with None, delete) a delivery, undoably."""
+        self._undo.append(
+            functools.partial(
+                _restore, self._store.deliveries, delivery_id, self._store.deliveries.get(delivery_id)
+            )
+        )
+        _restore(self._store.deliveries, delivery_id, delivery)
+
+    def hold(self, delivery_id: DeliveryId, claim: Claim | None) -> None:
+        """Set (or, with None, drop) a delivery's claim, undoably."""
+        self._undo.append(
+            functools.partial(_restore, self._store.claims, delivery_id, self._store.claims.get(delivery_id))
+        )
+        _restore(self._store.claims, delivery_id, claim)
+
+    def _written(self, delivery: Delivery) -> Delivery:
+        # What a caller may change is the attempt record; which event and channel it is stays put.
+        stored = self._store.deliveries[delivery.id]
+        return dataclasses.replace(
+            delivery,
+            event_id=stored.event_id,
+            channel_id=stored.channel_id,
+            webserver_id=stored.webserver_id,
+        )
+
+
 def _restore(mapping: dict[Any, Any], key: object, value: object) -> None:
     # Sets the key to value, or deletes it when value is None: both a change and its undo.
     if value is None:
@@ -286,6 +538,9 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.webservers = InMemoryWebserverRepository(self.store, self._undo)
         self.probe_results = InMemoryProbeResultRepository(self.store, self._undo)
         self.workers = InMemoryWorkerRepository(self.store, self._undo)
+        self.events = InMemoryEventRepository(self.store, self._undo)
+        self.channels = InMemoryChannelRepository(self.store, self._undo)
+        self.deliveries = InMemoryDeliveryRepository(self.store, self._undo)
         return self
 
     def __exit__(
@@ -306,6 +561,9 @@ class InMemoryUnitOfWork(UnitOfWork):
 
 
 __all__ = [
+    "InMemoryChannelRepository",
+    "InMemoryDeliveryRepository",
+    "InMemoryEventRepository",
     "InMemoryProbeResultRepository",
     "InMemoryStore",
     "InMemoryUnitOfWork",

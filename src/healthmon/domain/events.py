@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -15,6 +16,13 @@ from healthmon.domain.webserver import WebserverId
 # so receivers can drop duplicates.
 EventId = NewType("EventId", str)
 EVENT_ID_PREFIX = "evt_"
+# Random bytes after the prefix (hex-encoded): 128 bits, so two events never share an id.
+EVENT_ID_BYTES = 16
+
+
+def new_event_id() -> EventId:
+    """A fresh public event id: the prefix and 32 random hex characters."""
+    return EventId(EVENT_ID_PREFIX + secrets.token_hex(EVENT_ID_BYTES))
 
 
 class EventType(StrEnum):

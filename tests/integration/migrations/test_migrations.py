@@ -17,7 +17,7 @@ from healthmon.adapters.sqlalchemy.migrations import alembic_config, migration_e
 from healthmon.adapters.sqlalchemy.tables import Base
 from tests.integration.conftest import scratch_database
 
-TABLES = {"webservers", "requests", "workers"}
+TABLES = {"webservers", "requests", "workers", "events", "channels", "deliveries"}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

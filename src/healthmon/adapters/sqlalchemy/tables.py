@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     CheckConstraint,
     DateTime,
@@ -24,8 +25,11 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    literal_column,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from healthmon.domain.deliveries import DeliveryStatus
 
 # Constraint names must be deterministic so migrations can drop them by name; SQLite batch
 # migrations (which rebuild tables) cannot work with unnamed constraints at all.
@@ -171,6 +175,131 @@ Index(
 )
 
 
+class EventRow(Base):
+    """One event: a health change (with the webserver and probe as they were) or a channel test.
+
+    No foreign key to webservers: events are history and outlive their webserver.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("id"),
+        CheckConstraint("type IN ('webserver.health_changed', 'webhook.test')", name="event_type"),
+        CheckConstraint(
+            "(type = 'webhook.test') = (from_state IS NULL AND to_state IS NULL)", name="change_of_health"
+        ),
+        # The feed of one webserver, and each webserver's last event, walk this index in order.
+        Index("ix_events_webserver_id_sequence", "webserver_id", "sequence"),
+        # Sequences are never reused, even after the newest event is rolled back or pruned.
+        {"sqlite_autoincrement": True},
+    )
+
+    # The feed's order (commit order, see event_repository.py); internal, never shown as such.
+    sequence: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    # The public id (evt_...), the same on every delivery of the event.
+    id: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime]
+    webserver_id: Mapped[int | None]
+    webserver_name: Mapped[str | None] = mapped_column(String(200))
+    webserver_url: Mapped[str | None] = mapped_column(String(2048))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str | None] = mapped_column(String(16))
+    # The probe that changed the health, when one did (a URL change resets health without one).
+    probe_started_at: Mapped[datetime | None]
+    probe_latency_ms: Mapped[float | None] = mapped_column(Float)
+    probe_status_code: Mapped[int | None]
+    probe_error_kind: Mapped[str | None] = mapped_column(String(32))
+    probe_error_message: Mapped[str | None] = mapped_column(Text)
+    probe_success: Mapped[bool | None]
+
+
+class ChannelRow(Base):
+    """One alert channel: where events go, and for which webservers."""
+
+    __tablename__ = "channels"
+    __table_args__ = (
+        CheckConstraint("kind IN ('webhook', 'apprise')", name="channel_kind"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(String(2048))
+    name: Mapped[str | None] = mapped_column(String(200))
+    secret: Mapped[str | None] = mapped_column(String(128))
+    # A JSON list of webserver ids, or NULL for every webserver; no foreign keys, so a removed
+    # webserver's id just matches nothing.
+    webserver_ids: Mapped[list[int] | None] = mapped_column(JSON)
+    enabled: Mapped[bool]
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class DeliveryRow(Base):
+    """One event on its way to one channel, and the worker that holds it while sending.
+
+    Deleted with its channel; kept when its webserver goes (webserver_id is a copy, not a key).
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_sequence", "channel_id"),
+        CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="delivery_status"),
+        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    event_sequence: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey(EventRow.sequence, ondelete="CASCADE")
+    )
+    channel_id: Mapped[int] = mapped_column(ForeignKey(ChannelRow.id, ondelete="CASCADE"))
+    webserver_id: Mapped[int | None]
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int]
+    next_attempt_at: Mapped[datetime | None]
+    last_attempt_at: Mapped[datetime | None]
+    last_status_code: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]
+    # The worker that claimed it and when the claim lapses (the database's clock on PostgreSQL).
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claim_expires_at: Mapped[datetime | None]
+
+
+# The queue: claim() reads pending deliveries oldest event first, and asks of each whether an
+# older one of the same channel and webserver is still pending. Partial, so delivered and failed
+# rows (nearly all of them, in time) cost these indexes nothing.
+# A literal, not a bound parameter: SQLite uses a partial index only for a query that repeats
+# its condition word for word, and a parameter never matches.
+PENDING: Final = literal_column(f"'{DeliveryStatus.PENDING.value}'", String())
+_PENDING = DeliveryRow.status == PENDING
+Index(
+    "ix_deliveries_pending_event_sequence",
+    DeliveryRow.event_sequence,
+    postgresql_where=_PENDING,
+    sqlite_where=_PENDING,
+)
+Index(
+    "ix_deliveries_pending_channel_id_webserver_id_event_sequence",
+    DeliveryRow.channel_id,
+    DeliveryRow.webserver_id,
+    DeliveryRow.event_sequence,
+    postgresql_where=_PENDING,
+    sqlite_where=_PENDING,
+)
+# One channel's deliveries in id order (the listing, with or without a status), and the
+# ON DELETE CASCADE lookup when a channel is removed.
+Index("ix_deliveries_channel_id_status_id", DeliveryRow.channel_id, DeliveryRow.status, DeliveryRow.id)
+Index("ix_deliveries_channel_id_id", DeliveryRow.channel_id, DeliveryRow.id)
+
+
 def _table_of(row_class: type[Base]) -> Table:
     table = row_class.__table__
     if not isinstance(table, Table):  # pragma: no cover - every row class above maps one Table
@@ -182,14 +311,24 @@ def _table_of(row_class: type[Base]) -> Table:
 webservers_table = _table_of(WebserverRow)
 requests_table = _table_of(RequestRow)
 workers_table = _table_of(WorkerRow)
+events_table = _table_of(EventRow)
+channels_table = _table_of(ChannelRow)
+deliveries_table = _table_of(DeliveryRow)
 
 __all__ = [
     "NAMING_CONVENTION",
+    "PENDING",
     "Base",
+    "ChannelRow",
+    "DeliveryRow",
+    "EventRow",
     "RequestRow",
     "UtcDateTime",
     "WebserverRow",
     "WorkerRow",
+    "channels_table",
+    "deliveries_table",
+    "events_table",
     "requests_table",
     "webservers_table",
     "workers_table",

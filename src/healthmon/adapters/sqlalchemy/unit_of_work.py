@@ -8,7 +8,10 @@ from typing import Self
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from healthmon.adapters.sqlalchemy.channel_repository import SqlAlchemyChannelRepository
+from healthmon.adapters.sqlalchemy.delivery_repository import SqlAlchemyDeliveryRepository
 from healthmon.adapters.sqlalchemy.errors import translated_errors
+from healthmon.adapters.sqlalchemy.event_repository import SqlAlchemyEventRepository
 from healthmon.adapters.sqlalchemy.repositories import (
     SqlAlchemyProbeResultRepository,
     SqlAlchemyWebserverRepository,
@@ -30,6 +33,9 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
     webservers: SqlAlchemyWebserverRepository
     probe_results: SqlAlchemyProbeResultRepository
     workers: SqlAlchemyWorkerRepository
+    events: SqlAlchemyEventRepository
+    channels: SqlAlchemyChannelRepository
+    deliveries: SqlAlchemyDeliveryRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -43,6 +49,9 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.webservers = SqlAlchemyWebserverRepository(session)
         self.probe_results = SqlAlchemyProbeResultRepository(session)
         self.workers = SqlAlchemyWorkerRepository(session)
+        self.events = SqlAlchemyEventRepository(session)
+        self.channels = SqlAlchemyChannelRepository(session)
+        self.deliveries = SqlAlchemyDeliveryRepository(session)
         return self
 
     def __exit__(

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from healthmon.application.health_events import record_health_changes, snapshot
 from healthmon.application.ports import UnitOfWork
+from healthmon.domain.events import HealthChanged
 from healthmon.domain.health import HealthState
 from healthmon.domain.probe import ProbeResult
 from healthmon.domain.webserver import WebserverId
@@ -43,6 +45,9 @@ class RecordProbeResults:
     - A result that started no later than the webserver's last_checked_at is stale and dropped: a
       late result of a worker that lost the server never lands on a newer one, nor twice.
     - A result for a webserver deleted meanwhile is dropped, not an error.
+    - Each health change is stored as one event (occurred_at and probe: the result that made it),
+      queued for every enabled channel that covers the webserver, in the batch's transaction: so
+      there is exactly one event per transition, and none without one.
     - The whole batch is one transaction: all of it is stored, or none.
     - Each health change is logged as `webserver ID NAME: old -> new`.
     """
@@ -59,6 +64,7 @@ class RecordProbeResults:
         with self._uow as uow:
             servers = uow.webservers.get_many({r.webserver_id for r in ordered}, lock=True)
             kept: list[ProbeResult] = []
+            events: list[HealthChanged] = []
             for result in ordered:
                 before = servers.get(result.webserver_id)
                 if before is None or (
@@ -69,6 +75,15 @@ class RecordProbeResults:
                 after, transition = before.record(result)
                 servers[result.webserver_id] = after
                 if transition.changed:
+                    events.append(
+                        HealthChanged(
+                            webserver=snapshot(after),
+                            from_state=before.state,
+                            to_state=after.state,
+                            occurred_at=result.started_at,
+                            probe=result,
+                        )
+                    )
                     changes.append(
                         HealthChange(
                             after.id,
@@ -78,6 +93,9 @@ class RecordProbeResults:
                             result.started_at,
                         )
                     )
+            if events:
+                # Channels are read once per batch, and only when some health changed.
+                record_health_changes(uow, events, uow.channels.all())
             uow.probe_results.add_many(kept)
             for webserver in servers.values():
                 uow.webservers.save(webserver)

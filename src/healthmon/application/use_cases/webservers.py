@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from healthmon.application.health_events import record_health_changes, snapshot
 from healthmon.application.ports import Clock, UnitOfWork
 from healthmon.application.use_cases.paging import DEFAULT_PAGE_SIZE, Page, check_limit
 from healthmon.domain.errors import WebserverNotFound
+from healthmon.domain.events import HealthChanged
 from healthmon.domain.health import HealthState
 from healthmon.domain.probe import RecordedProbe
 from healthmon.domain.webserver import Webserver, WebserverChanges, WebserverId, WebserverSettings
@@ -58,6 +60,8 @@ class UpdateWebserver:
 
     - Fields left as None keep their value; the result is validated as a whole.
     - A changed URL resets health to unknown with zero streaks; the history is kept.
+    - A reset of a health that was not already unknown is a health change: one event (no probe,
+      occurred_at now) and its deliveries, in the same transaction.
     - The row is locked while it changes, so a concurrent probe result is never lost.
     """
 
@@ -72,6 +76,15 @@ class UpdateWebserver:
             updated = current.reconfigure(changes, self._clock.now())
             if updated is not current:
                 uow.webservers.save(updated)
+                if updated.state is not current.state:
+                    reset = HealthChanged(
+                        webserver=snapshot(updated),
+                        from_state=current.state,
+                        to_state=updated.state,
+                        occurred_at=updated.updated_at,
+                        probe=None,
+                    )
+                    record_health_changes(uow, [reset], uow.channels.all())
                 uow.commit()
         return updated
 
