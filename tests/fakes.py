@@ -1,4 +1,4 @@
-"""Test doubles for ports whose real adapters a test cannot steer: the clock and the prober."""
+"""Test doubles for ports whose real adapters a test cannot steer: the clock, the prober and the notifier."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from healthmon.application.ports import Clock, Prober
+from healthmon.application.ports import Clock, Notifier, Prober
+from healthmon.domain.channels import Channel, ChannelId, ChannelKind
+from healthmon.domain.deliveries import AttemptOutcome
+from healthmon.domain.events import EventId, RecordedEvent
 from healthmon.domain.probe import ProbeResult
 from healthmon.domain.webserver import Webserver
 
@@ -59,3 +62,18 @@ class FakeProber(Prober):
             status_code=200 if mode == "ok" else 500,
             timeout_seconds=webserver.settings.timeout_seconds,
         )
+
+
+class FakeNotifier(Notifier):
+    """Delivers every send at once and lists it in `sent`; url_problem rejects the URLs in `bad_urls`."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[ChannelId, EventId]] = []
+        self.bad_urls: set[str] = set()
+
+    def url_problem(self, kind: ChannelKind, url: str) -> str | None:
+        return "is not understood" if url in self.bad_urls else None
+
+    async def send(self, channel: Channel, event: RecordedEvent) -> AttemptOutcome:
+        self.sent.append((channel.id, event.id))
+        return AttemptOutcome(delivered=True, status_code=200)

@@ -14,6 +14,18 @@ from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from healthmon.adapters.sqlalchemy.worker_lock import allows_one_worker, sqlite_worker_lock
 from healthmon.adapters.system_clock import SystemClock
 from healthmon.application.monitoring import MonitorSettings, MonitorWebservers
+from healthmon.application.ports import Notifier
+from healthmon.application.use_cases.channels import (
+    GetChannel,
+    ListChannels,
+    ListDeliveries,
+    RegisterChannel,
+    RemoveChannel,
+    RetryDelivery,
+    SendTestEvent,
+    UpdateChannel,
+)
+from healthmon.application.use_cases.events import ListEvents
 from healthmon.application.use_cases.history import ListProbeHistory
 from healthmon.application.use_cases.recording import RecordProbeResults
 from healthmon.application.use_cases.webservers import (
@@ -62,6 +74,20 @@ class Container(containers.DeclarativeContainer):
     list_probe_history = providers.Factory(ListProbeHistory, uow=uow)
     record_probe_results = providers.Factory(RecordProbeResults, uow=uow)
     list_workers = providers.Factory(ListWorkers, uow=uow, lease_seconds=settings.provided.lease_seconds)
+
+    # Sends events to channels; the channel use cases ask it which URLs it understands. Built from
+    # the notifier adapters (webhook, apprise) where the delivery loop is wired; until then, a
+    # caller must provide it.
+    notifier: providers.Dependency[Notifier] = providers.Dependency()
+    list_events = providers.Factory(ListEvents, uow=uow)
+    register_channel = providers.Factory(RegisterChannel, uow=uow, clock=clock, notifier=notifier)
+    list_channels = providers.Factory(ListChannels, uow=uow)
+    get_channel = providers.Factory(GetChannel, uow=uow)
+    update_channel = providers.Factory(UpdateChannel, uow=uow, clock=clock, notifier=notifier)
+    remove_channel = providers.Factory(RemoveChannel, uow=uow)
+    send_test_event = providers.Factory(SendTestEvent, uow=uow, clock=clock)
+    list_deliveries = providers.Factory(ListDeliveries, uow=uow)
+    retry_delivery = providers.Factory(RetryDelivery, uow=uow, clock=clock)
 
     client_session = providers.Resource(
         open_client_session,
