@@ -19,12 +19,13 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from healthmon.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from healthmon.container import Container, build_container
+from healthmon.domain.channels import ChannelKind, ChannelSettings
 from healthmon.domain.webserver import WebserverId
 from healthmon.entrypoints.http import create_app
 from healthmon.settings import Settings
 from tests.factories import failed, succeeded
 from tests.factories import settings as webserver_settings
-from tests.fakes import EPOCH
+from tests.fakes import EPOCH, FakeNotifier
 
 # Excluded: `positive_data_acceptance` expects every request that fits the schema to succeed, but
 # some rules are not expressible in JSON Schema: a name is measured after trimming and must hold no
@@ -45,8 +46,13 @@ class Storage:
         return InMemoryUnitOfWork(self.store)
 
     def reseed(self) -> None:
-        """Webservers 1 and 2 (the schema's example id is 1), each with a short history."""
+        """Webservers 1 and 2 (the schema's example id is 1), each with a short history; channel 1, a
+        webhook with a test event queued (delivery 1)."""
         self.store = InMemoryStore()
+        channel = self.container.register_channel().execute(
+            ChannelSettings(kind=ChannelKind.WEBHOOK, url="https://receiver.test/hook")
+        )
+        self.container.send_test_event().execute(channel.id)
         for n in (1, 2):
             webserver = self.container.register_webserver().execute(webserver_settings(n))
             server = WebserverId(webserver.id)
@@ -64,6 +70,9 @@ def build_app() -> tuple[Litestar, Storage]:
     container = build_container(Settings(database_url="sqlite:///never-opened.db"))
     storage = Storage(container)
     container.uow.override(providers.Factory(storage.unit_of_work))
+    # The schema cannot list the URLs apprise has plugins for; a notifier that takes every URL keeps
+    # a valid request from being refused for that alone.
+    container.notifier.override(providers.Object(FakeNotifier()))
     return create_app(container, manage_resources=False), storage
 
 

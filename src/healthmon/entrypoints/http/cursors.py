@@ -14,6 +14,7 @@ from typing import TypeVar
 import msgspec
 
 from healthmon.application.ports import HistoryCursor
+from healthmon.domain.deliveries import DeliveryId
 from healthmon.domain.errors import FieldProblem, InvalidField
 from healthmon.domain.probe import ProbeId
 from healthmon.domain.webserver import WebserverId
@@ -82,3 +83,34 @@ def decode_history_cursor(cursor: str) -> HistoryCursor:
     if position.started_at.tzinfo is None or not 1 <= position.id <= MAX_PROBE_ID:
         raise InvalidCursor
     return HistoryCursor(position.started_at, ProbeId(position.id))
+
+
+# Event sequences and delivery ids are 64-bit integers in the database.
+MAX_SEQUENCE = 2**63 - 1
+MAX_DELIVERY_ID = 2**63 - 1
+
+
+def encode_event_cursor(sequence: int) -> str:
+    """The cursor of the feed page that starts after this sequence (0: the start of the feed)."""
+    return _encode(_ListPosition(after=sequence))
+
+
+def decode_event_cursor(cursor: str) -> int:
+    """The sequence an events cursor points past; InvalidCursor when it is not one."""
+    position = _decode(cursor, _ListPosition)
+    if not 0 <= position.after <= MAX_SEQUENCE:
+        raise InvalidCursor
+    return position.after
+
+
+def encode_delivery_cursor(after: DeliveryId) -> str:
+    """The cursor of the deliveries page that starts after this delivery."""
+    return _encode(_ListPosition(after=after))
+
+
+def decode_delivery_cursor(cursor: str) -> DeliveryId:
+    """The delivery id a deliveries cursor points past; InvalidCursor when it is not one."""
+    position = _decode(cursor, _ListPosition)
+    if not 1 <= position.after <= MAX_DELIVERY_ID:
+        raise InvalidCursor
+    return DeliveryId(position.after)
