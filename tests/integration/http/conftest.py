@@ -1,4 +1,4 @@
-"""HTTP tests: the real app on a container whose storage is the in-memory adapter, with a fake clock and notifier.
+"""HTTP tests: the real app on a container on the in-memory store, with a fake clock and notifier.
 
 A Litestar TestClient runs the app on a thread of its own, which is why these tests are integration
 tests. `make_client` builds a client for other settings (API keys) or other overrides.
