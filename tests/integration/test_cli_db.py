@@ -39,7 +39,7 @@ def test_db_upgrade_creates_the_schema_and_can_run_again(
     try:
         with engine.connect() as connection:
             assert {"webservers", "requests", "workers"} <= set(inspect(connection).get_table_names())
-            assert MigrationContext.configure(connection).get_current_revision() == "0002"
+            assert MigrationContext.configure(connection).get_current_revision() == "0003"
     finally:
         engine.dispose()
 
