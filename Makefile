@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run check install lint test clean
+.PHONY: run check install lint test unit clean
 
 run: install
 	$(BIN)/healthmon serve
@@ -28,6 +28,10 @@ lint: install
 
 test: install
 	$(BIN)/pytest
+
+# The fast loop: domain, application and entry-point tests, no database, network or thread (seconds).
+unit: install
+	$(BIN)/pytest tests/unit -q
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -1,8 +1,4 @@
 """healthmon: watches the health of web servers."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("healthmon")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
+# The one place the version is written: pyproject.toml reads it from here (a dynamic version).
+__version__ = "0.1.0"

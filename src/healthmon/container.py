@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from aiohttp.abc import AbstractResolver
 from dependency_injector import containers, providers
 from sqlalchemy import Engine
 
@@ -89,10 +90,13 @@ class Container(containers.DeclarativeContainer):
     list_deliveries = providers.Factory(ListDeliveries, uow=uow)
     retry_delivery = providers.Factory(RetryDelivery, uow=uow, clock=clock)
 
+    # None is aiohttp's default, the system's resolver; tests put a fake here so no name leaves the machine.
+    resolver: providers.Provider[AbstractResolver | None] = providers.Object(None)
     client_session = providers.Resource(
         open_client_session,
         limit=settings.provided.max_concurrent_probes,
         limit_per_host=settings.provided.max_probes_per_host,
+        resolver=resolver,
     )
     prober = providers.Singleton(AiohttpProber, session=client_session)
     monitor_settings = providers.Singleton(

@@ -6,12 +6,14 @@ import asyncio
 import socket
 import ssl
 import struct
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 
 import trustme
 from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
 from multidict import CIMultiDictProxy
 from yarl import URL
 
@@ -35,10 +37,13 @@ class TargetSite:
     - `/slow/{seconds}`: 200 after that long.
     - `/stream`: 200 with a body that never ends; `stream_closed` is set once the client goes away.
     - `/hop?to=URL`: sets a cookie and redirects to URL.
+    - `/turn?after=N&to=LOCATION`: 200 to the first N requests, then 302 with that Location, whatever it
+      holds (a server may send a host name no client can encode).
     """
 
     def __init__(self) -> None:
         self.seen: list[SeenRequest] = []
+        self._turn_hits: Counter[str] = Counter()
         self.stream_closed = asyncio.Event()
         self.app = web.Application(middlewares=[self._record])
         self.app.router.add_get("/ok", self._ok)
@@ -49,6 +54,7 @@ class TargetSite:
         self.app.router.add_get("/slow/{seconds:\\d+}", self._slow)
         self.app.router.add_get("/stream", self._stream)
         self.app.router.add_get("/hop", self._hop)
+        self.app.router.add_get("/turn", self._turn)
 
     @web.middleware
     async def _record(
@@ -96,6 +102,13 @@ class TargetSite:
         response = web.HTTPFound(request.query["to"])
         response.set_cookie("session", "secret-from-first-host")
         raise response
+
+    async def _turn(self, request: web.Request) -> web.Response:
+        self._turn_hits[request.query_string] += 1
+        if self._turn_hits[request.query_string] <= int(request.query["after"]):
+            return web.Response(text="ok for now")
+        # A raw header: aiohttp's HTTPFound would parse (and might refuse) the location first.
+        return web.Response(status=302, headers={"Location": request.query["to"]})
 
 
 Behaviour = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -215,3 +228,43 @@ def throwaway_tls() -> TlsPair:
 def hop_url(first: URL, to: URL) -> URL:
     """The first site's /hop, which sets a cookie and redirects to `to`."""
     return first.with_path("/hop").with_query(to=str(to))
+
+
+def turn_url(site: URL, *, after: int, to: str) -> URL:
+    """The site's /turn: healthy for `after` requests, then a redirect to `to`."""
+    return site.with_path("/turn").with_query(after=after, to=to)
+
+
+class FakeResolver(AbstractResolver):
+    """DNS from a table: a name maps to an address (or to the exception its lookup raises).
+
+    Every other name fails the way the system resolver fails an unknown name, so no test ever
+    sends a DNS query off the machine. `asked` lists the names looked up, in order.
+    """
+
+    def __init__(self, table: Mapping[str, str | Exception] | None = None) -> None:
+        self.table = dict(table or {})
+        self.asked: list[str] = []
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        self.asked.append(host)
+        answer = self.table.get(host)
+        if answer is None:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        if isinstance(answer, Exception):
+            raise answer
+        return [
+            ResolveResult(
+                hostname=host,
+                host=answer,
+                port=port,
+                family=socket.AF_INET6 if ":" in answer else socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST,
+            )
+        ]
+
+    async def close(self) -> None:
+        """Nothing to release."""

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import pytest
 from aiohttp.test_utils import TestServer
 from aiohttp.web import Application
+from dependency_injector import providers
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,11 +19,11 @@ from healthmon.application.monitoring import MonitorStats
 from healthmon.application.use_cases.history import ListProbeHistory
 from healthmon.container import Container, build_container
 from healthmon.domain.health import HealthState
-from healthmon.domain.probe import RecordedProbe
+from healthmon.domain.probe import ErrorKind, RecordedProbe
 from healthmon.domain.webserver import Webserver, WebserverId, WebserverSettings
 from healthmon.entrypoints.worker import run_monitor
 from healthmon.settings import Settings
-from tests.integration.targets import TargetSite, hang, raw_target
+from tests.integration.targets import FakeResolver, TargetSite, hang, raw_target, turn_url
 from tests.integration.tcp_proxy import TcpProxy
 from tests.waiting import eventually
 
@@ -75,8 +76,10 @@ class Worker:
 
 
 @asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[Worker]:
+async def running(settings: Settings, resolver: FakeResolver | None = None) -> AsyncIterator[Worker]:
     container = build_container(settings)
+    if resolver is not None:
+        container.resolver.override(providers.Object(resolver))
     await container.init_resources()  # type: ignore[misc]
     stop = asyncio.Event()
     try:
@@ -112,6 +115,46 @@ async def test_health_follows_the_five_and_three_rule_in_the_stored_history(
     assert {probe.result.status_code for probe in bad_history} == {500}
     assert bad_now.state is HealthState.UNHEALTHY
     assert bad_now.health_changed_at == bad_history[2].result.started_at
+
+
+async def test_a_redirect_to_a_host_name_no_one_can_encode_is_stored_as_a_failure(
+    sqlite_url: str, site: tuple[TargetSite, TestServer]
+) -> None:
+    _, server = site
+    url = turn_url(server.make_url("/"), after=1, to="http://./x")
+    async with running(quick_settings(sqlite_url)) as worker:
+        turned = worker.register(
+            "turned", str(url), interval_seconds=1, healthy_threshold=1, unhealthy_threshold=1
+        )
+        await eventually(
+            lambda: worker.webserver(turned.id).state is HealthState.UNHEALTHY,
+            within=10,
+            what="the server to turn unhealthy",
+        )
+        history = worker.history(turned.id)[::-1]
+
+    assert (history[0].result.status_code, history[0].result.success) == (200, True)
+    assert history[1].result.error_kind is ErrorKind.INVALID_URL
+
+
+async def test_the_worker_looks_names_up_with_the_containers_resolver(
+    sqlite_url: str, site: tuple[TargetSite, TestServer]
+) -> None:
+    _, server = site
+    resolver = FakeResolver({"shop.test": "127.0.0.1"})
+    async with running(quick_settings(sqlite_url), resolver) as worker:
+        shop = worker.register("shop", str(server.make_url("/ok").with_host("shop.test")), interval_seconds=1)
+        gone = worker.register("gone", "http://gone.test/", interval_seconds=1)
+        await eventually(
+            lambda: bool(worker.history(shop.id)) and bool(worker.history(gone.id)),
+            within=10,
+            what="a probe of each",
+        )
+        [shop_probe, *_], [gone_probe, *_] = worker.history(shop.id), worker.history(gone.id)
+
+    assert (shop_probe.result.status_code, shop_probe.result.success) == (200, True)
+    assert gone_probe.result.error_kind is ErrorKind.DNS
+    assert {"shop.test", "gone.test"} <= set(resolver.asked)
 
 
 async def test_a_hung_target_does_not_delay_its_neighbours(

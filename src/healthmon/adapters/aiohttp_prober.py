@@ -6,6 +6,7 @@ import asyncio
 import errno
 import logging
 import math
+import socket
 import ssl
 import time
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from healthmon import __version__
 from healthmon.application.ports import Prober
@@ -41,9 +43,17 @@ async def open_client_session(
     limit_per_host: int = 10,
     dns_cache_seconds: int = 10,
     ssl_context: ssl.SSLContext | None = None,
+    resolver: AbstractResolver | None = None,
 ) -> AsyncIterator[aiohttp.ClientSession]:
-    """The one ClientSession of a process, configured for probing; closed when the block ends."""
+    """The one ClientSession of a process, configured for probing; closed when the block ends.
+
+    resolver turns host names into addresses (IP addresses never reach it); None is aiohttp's default,
+    the system's resolver. Whichever it is, a host name IDNA cannot encode fails before it is asked.
+    """
+    # Built here, inside the event loop, because aiohttp's threaded resolver binds to the running loop.
+    looked_up = resolver if resolver is not None else aiohttp.DefaultResolver()
     connector = aiohttp.TCPConnector(
+        resolver=_EncodableHostResolver(looked_up),
         # A probe that waits for a free slot is charged the wait (it counts toward its timeout and latency),
         # so the worker should not run more probes at once than `limit`. One slow or hung host can hold at
         # most `limit_per_host` of the slots.
@@ -77,6 +87,30 @@ async def open_client_session(
         yield session
     finally:
         await session.close()
+        # A connector closes only the resolver it built itself; this one is ours.
+        await looked_up.close()
+
+
+class _EncodableHostResolver(AbstractResolver):
+    """Refuses a host name IDNA cannot encode before any lookup, then asks the resolver it wraps.
+
+    The system resolver refuses such a name too (as a UnicodeError); checking here makes the failure
+    the same INVALID_URL for every resolver, for the configured URL and for any redirect's.
+    """
+
+    def __init__(self, resolver: AbstractResolver) -> None:
+        self._resolver = resolver
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        """The wrapped resolver's answer for an encodable host name; UnicodeError for any other."""
+        # The same codec as socket.getaddrinfo: `.`, `a..b`, a label over 63 characters, `⒈.example` fail.
+        host.encode("idna")
+        return await self._resolver.resolve(host, port, family)
+
+    async def close(self) -> None:
+        """Closing is left to whoever built the wrapped resolver."""
 
 
 class AiohttpProber(Prober):
@@ -86,6 +120,7 @@ class AiohttpProber(Prober):
         self._session = session
 
     async def probe(self, webserver: Webserver) -> ProbeResult:
+        """Probe once; every exception but cancellation ends as a failed result, never escapes."""
         settings = webserver.settings
         timeout_seconds = min(settings.timeout_seconds, MAX_TIMEOUT_SECONDS)
         started_at = datetime.now(UTC)
@@ -112,10 +147,21 @@ class AiohttpProber(Prober):
                 # Closing drops the connection without reading the body, so a huge or endless body costs
                 # nothing; only what already sits in the socket buffer is discarded.
                 response.close()
-        except (aiohttp.ClientError, OSError) as exc:  # TimeoutError is an OSError
+        # Exception, not BaseException: cancellation (a worker stopping) must go on propagating.
+        except Exception as exc:  # TimeoutError is an OSError
             latency_ms = _elapsed_ms(start)
             kind, message = describe_failure(exc, timeout_seconds)
-            logger.debug("probe of webserver %s failed: %s (%r)", webserver.id, kind, exc)
+            # A target decides what goes wrong here, every interval: a traceback at a higher level
+            # would let it flood the log. The kind and message reach the history instead. The message,
+            # never the exception's repr, which holds the request headers, the Authorization made from
+            # the URL's password among them, and the server's headers, over many lines.
+            logger.debug(
+                "probe of webserver %s failed: %s: %s",
+                webserver.id,
+                kind,
+                message,
+                exc_info=not _is_foreseen(exc),
+            )
             return ProbeResult.failure(
                 webserver.id,
                 started_at=started_at,
@@ -147,7 +193,13 @@ _KINDS_BY_EXCEPTION: tuple[tuple[type[BaseException] | tuple[type[BaseException]
         ErrorKind.INVALID_RESPONSE,
     ),
     (aiohttp.ServerDisconnectedError, ErrorKind.CONNECTION_RESET),
+    # The URL itself, not the server's answer: aiohttp refused it, or (raised by the resolver as a
+    # UnicodeError, for the configured URL or a redirect's) IDNA cannot encode its host name, such as
+    # `.`, `a..b`, a label over 63 characters or `⒈.example`.
+    ((aiohttp.InvalidURL, UnicodeError), ErrorKind.INVALID_URL),
 )
+# What aiohttp and the socket layer raise by design; anything else is a surprise, kept as CONNECTION_ERROR.
+_FORESEEN = (aiohttp.ClientError, OSError, UnicodeError)
 # Socket errors arrive as the OSError subclass or, rebuilt by aiohttp as a ClientOSError, only as an errno.
 _KINDS_BY_OS_ERROR: tuple[tuple[tuple[type[OSError], ...], frozenset[int], ErrorKind], ...] = (
     ((ConnectionRefusedError,), frozenset({errno.ECONNREFUSED}), ErrorKind.CONNECTION_REFUSED),
@@ -164,12 +216,13 @@ _SUMMARIES = {
     ErrorKind.INVALID_RESPONSE: "invalid HTTP response",
     ErrorKind.CONNECTION_REFUSED: "connection refused",
     ErrorKind.CONNECTION_RESET: "connection reset",
+    ErrorKind.INVALID_URL: "unusable URL",
     ErrorKind.CONNECTION_ERROR: "cannot connect",
 }
 
 
-def describe_failure(exc: aiohttp.ClientError | OSError, timeout_seconds: float) -> tuple[ErrorKind, str]:
-    """The one place that turns a transport exception into a stable error kind and a one-line message."""
+def describe_failure(exc: Exception, timeout_seconds: float) -> tuple[ErrorKind, str]:
+    """The one place that turns an exception from a probe into a stable error kind and a one-line message."""
     kind = _kind_of(exc)
     if kind is ErrorKind.TIMEOUT:
         return kind, f"no response within {timeout_seconds:g} s"
@@ -179,7 +232,11 @@ def describe_failure(exc: aiohttp.ClientError | OSError, timeout_seconds: float)
     return kind, _one_line(f"{_SUMMARIES[kind]}{where}: {_detail(exc)}")
 
 
-def _kind_of(exc: aiohttp.ClientError | OSError) -> ErrorKind:
+def _is_foreseen(exc: BaseException) -> bool:
+    return isinstance(exc, _FORESEEN)
+
+
+def _kind_of(exc: Exception) -> ErrorKind:
     for exc_types, kind in _KINDS_BY_EXCEPTION:
         if isinstance(exc, exc_types):
             return kind
@@ -207,8 +264,13 @@ def _detail(exc: BaseException) -> str:  # noqa: PLR0911  (a flat lookup: one ea
         return "server closed the connection before answering"
     if isinstance(exc, aiohttp.RedirectClientError):
         return f"redirect to unusable location {exc}"
+    if isinstance(exc, UnicodeError):
+        # The codec's own words ("label empty or too long") sit in the cause; the outer text names the codec.
+        return f"host name cannot be encoded (IDNA): {exc.__cause__ or exc}"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
+    if not _is_foreseen(exc):
+        return f"unexpected {type(exc).__name__}: {exc}"
     return str(exc) or type(exc).__name__
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from healthmon.domain.url_display import display_url
+
 
 class HealthmonError(Exception):
     """Base of every error healthmon raises on purpose."""
@@ -53,7 +55,8 @@ class WebserverAlreadyRegistered(HealthmonError):
 
     def __init__(self, url: str) -> None:
         self.url = url
-        super().__init__(f"A webserver with the URL {url!r} is already registered.")
+        # The message reaches clients and logs, so it shows the URL with any password masked.
+        super().__init__(f"A webserver with the URL {display_url(url)!r} is already registered.")
 
 
 class ChannelNotFound(HealthmonError):

@@ -22,6 +22,8 @@ class ErrorKind(StrEnum):
     TLS = "tls"
     TOO_MANY_REDIRECTS = "too_many_redirects"
     INVALID_RESPONSE = "invalid_response"
+    # The URL, or one a redirect led to, cannot be requested (say, a host name IDNA cannot encode).
+    INVALID_URL = "invalid_url"
     CONNECTION_ERROR = "connection_error"
 
 

@@ -19,6 +19,7 @@ from healthmon.domain.health import (
     Thresholds,
     Transition,
 )
+from healthmon.domain.url_display import display_url
 
 if TYPE_CHECKING:
     from healthmon.domain.probe import ProbeResult
@@ -108,6 +109,11 @@ class WebserverSettings:
         object.__setattr__(self, "name", self.name.strip())
 
     @property
+    def display_url(self) -> str:
+        """The URL as shown in responses, logs and errors: a password in it is masked."""
+        return display_url(self.url)
+
+    @property
     def thresholds(self) -> Thresholds:
         """The streak lengths that flip this server's health."""
         return Thresholds(self.healthy_threshold, self.unhealthy_threshold)
@@ -127,12 +133,18 @@ class WebserverChanges:
     verify_tls: bool | None = None
 
     def apply_to(self, settings: WebserverSettings) -> WebserverSettings:
-        """The settings with these changes made; validated like any new settings."""
+        """The settings with these changes made; validated like any new settings.
+
+        A URL given exactly as it is shown (its password masked) keeps the stored one, so a client
+        that reads a webserver and writes it back does not replace the password with the mask.
+        """
         given = {
             field.name: value
             for field in dataclasses.fields(self)
             if (value := getattr(self, field.name)) is not None
         }
+        if given.get("url") == settings.display_url:
+            given["url"] = settings.url
         return dataclasses.replace(settings, **given)
 
 

@@ -157,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     try:
         status: int = arguments.run(arguments)
-    except (HealthmonError, RefusedToStart, FileNotFoundError) as exc:
+    except (HealthmonError, RefusedToStart) as exc:
         print(f"healthmon: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     return status

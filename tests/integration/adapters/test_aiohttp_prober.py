@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,7 @@ from tests.factories import settings
 from tests.fakes import EPOCH
 from tests.integration.targets import (
     Behaviour,
+    FakeResolver,
     TargetSite,
     TlsPair,
     close_without_answer,
@@ -37,12 +39,20 @@ from tests.integration.targets import (
     reply,
     reset,
     throwaway_tls,
+    turn_url,
 )
 
 pytestmark = pytest.mark.timeout(15)
 
 FAST_MS = 500  # a loopback answer takes a few ms; this leaves room for a loaded CI machine
 TIMEOUT_MARGIN_MS = 500
+# Host names that IDNA cannot encode: an empty label, a label over 63 characters, a character that
+# normalises to a dot (⒈ is "1.").
+UNENCODABLE_HOSTS = [
+    pytest.param("http://./x", id="dot"),
+    pytest.param("http://" + "a" * 64 + ".example/", id="long-label"),
+    pytest.param("http://⒈.example/", id="normalises-to-a-dot"),
+]
 
 
 def webserver(url: str | URL, **overrides: object) -> Webserver:
@@ -61,9 +71,28 @@ def assert_failed(result: ProbeResult, kind: ErrorKind) -> None:
     assert result.error_message.isprintable(), "one line, no control characters"
 
 
+def with_stored_url(webserver_: Webserver, url: str) -> Webserver:
+    """The webserver with a URL that today's checks might refuse, as if stored before they existed."""
+    object.__setattr__(webserver_.settings, "url", url)
+    return webserver_
+
+
 @pytest.fixture
-async def prober() -> AsyncIterator[AiohttpProber]:
-    async with open_client_session() as session:
+def resolver() -> FakeResolver:
+    """The only names these tests resolve; every other name fails like an unknown one, on the machine."""
+    return FakeResolver({"localhost": "127.0.0.1", "shop.test": "127.0.0.1"})
+
+
+@pytest.fixture
+async def prober(resolver: FakeResolver) -> AsyncIterator[AiohttpProber]:
+    async with open_client_session(resolver=resolver) as session:
+        yield AiohttpProber(session)
+
+
+@pytest.fixture(params=["fake", "system"])
+async def any_prober(request: pytest.FixtureRequest, resolver: FakeResolver) -> AsyncIterator[AiohttpProber]:
+    """A prober on the fake resolver, and one on the production resolver (aiohttp's default)."""
+    async with open_client_session(resolver=resolver if request.param == "fake" else None) as session:
         yield AiohttpProber(session)
 
 
@@ -226,11 +255,69 @@ async def test_a_closed_port_is_connection_refused(prober: AiohttpProber) -> Non
     assert result.latency_ms < FAST_MS
 
 
-async def test_an_unresolvable_name_is_a_dns_failure(prober: AiohttpProber) -> None:
+async def test_an_unresolvable_name_is_a_dns_failure(prober: AiohttpProber, resolver: FakeResolver) -> None:
     result = await prober.probe(webserver("http://does-not-exist.invalid/", timeout_seconds=5))
 
     assert_failed(result, ErrorKind.DNS)
     assert "does-not-exist.invalid" in (result.error_message or "")
+    assert resolver.asked == ["does-not-exist.invalid"], "the injected resolver answered, not the system's"
+
+
+async def test_names_are_resolved_by_the_injected_resolver(
+    prober: AiohttpProber, resolver: FakeResolver, site: tuple[TargetSite, URL]
+) -> None:
+    target, root = site
+
+    result = await prober.probe(webserver(root.with_host("shop.test") / "ok"))
+
+    assert (result.success, result.status_code) == (True, 200)
+    assert resolver.asked == ["shop.test"]
+    assert target.seen[-1].headers["Host"] == f"shop.test:{root.port}"
+
+
+@pytest.mark.parametrize("location", UNENCODABLE_HOSTS)
+async def test_a_redirect_to_a_host_name_idna_cannot_encode_is_an_invalid_url(
+    any_prober: AiohttpProber, site: tuple[TargetSite, URL], location: str
+) -> None:
+    _, root = site
+    watched = webserver(turn_url(root, after=1, to=location))
+
+    before = await any_prober.probe(watched)
+    after = await any_prober.probe(watched)
+
+    assert (before.success, before.status_code) == (True, 200)
+    assert_failed(after, ErrorKind.INVALID_URL)
+    assert "cannot be encoded" in (after.error_message or "")
+
+
+@pytest.mark.parametrize("url", UNENCODABLE_HOSTS)
+async def test_a_stored_host_name_idna_cannot_encode_is_an_invalid_url(
+    any_prober: AiohttpProber, url: str
+) -> None:
+    result = await any_prober.probe(with_stored_url(webserver(refused_url()), url))
+
+    assert_failed(result, ErrorKind.INVALID_URL)
+
+
+@pytest.mark.parametrize(
+    "surprise",
+    [
+        RuntimeError("resolver bug"),
+        KeyError("family"),
+        ValueError("two\nlines"),
+        ZeroDivisionError(),
+    ],
+    ids=lambda surprise: type(surprise).__name__,
+)
+async def test_an_exception_nobody_foresaw_is_a_connection_error_not_a_lost_probe(
+    site: tuple[TargetSite, URL], surprise: Exception
+) -> None:
+    _, root = site
+    async with open_client_session(resolver=FakeResolver({"odd.test": surprise})) as session:
+        result = await AiohttpProber(session).probe(webserver(root.with_host("odd.test") / "ok"))
+
+    assert_failed(result, ErrorKind.CONNECTION_ERROR)
+    assert type(surprise).__name__ in (result.error_message or "")
 
 
 @pytest.mark.parametrize(
@@ -317,6 +404,22 @@ async def test_credentials_and_cookies_do_not_follow_a_redirect_to_another_host(
     assert at_other.headers.get("Host", "").startswith("localhost:")
     assert "Authorization" not in at_other.headers
     assert "Cookie" not in at_other.headers
+
+
+async def test_a_failed_probe_logs_one_line_without_the_password(
+    prober: AiohttpProber, site: tuple[TargetSite, URL], caplog: pytest.LogCaptureFixture
+) -> None:
+    _, root = site
+    url = (root / "loop").with_user("user").with_password("s3cr3t")
+
+    with caplog.at_level(logging.DEBUG, logger="healthmon"):
+        result = await prober.probe(webserver(url))
+
+    assert_failed(result, ErrorKind.TOO_MANY_REDIRECTS)
+    [line] = [record.getMessage() for record in caplog.records if record.name.startswith("healthmon")]
+    assert line == f"probe of webserver 7 failed: too_many_redirects: {result.error_message}"
+    assert "s3cr3t" not in caplog.text
+    assert base64.b64encode(b"user:s3cr3t").decode() not in caplog.text
 
 
 async def test_keeps_no_cookies_even_for_the_same_host(

@@ -31,6 +31,8 @@ DEADLINE_SECONDS = 60
 BATCHES = 60
 PER_BATCH = 3
 RENAMES = 40
+# Batches of the second round recorded before the removal may start.
+BEFORE_REMOVAL = 6
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -103,7 +105,7 @@ def test_recording_while_renaming_and_then_removing_loses_no_update_and_leaves_n
         use_case = RecordProbeResults(SqlAlchemyUnitOfWork(sessions))
         for number in range(first, last):
             outcomes.append(use_case.execute(batch(number)))
-            if number - first == 5:
+            if number - first == BEFORE_REMOVAL - 1:
                 recorded_some.set()
 
     def rename() -> None:
@@ -126,15 +128,25 @@ def test_recording_while_renaming_and_then_removing_loses_no_update_and_leaves_n
         RemoveWebserver(SqlAlchemyUnitOfWork(sessions)).execute(target.id)
 
     outcomes.clear()
+    recorded_some.clear()  # the removal waits for batches of this round, not of the first
     run_together(lambda: record(BATCHES, 2 * BATCHES), remove)
+    late = RecordProbeResults(SqlAlchemyUnitOfWork(sessions)).execute(batch(2 * BATCHES))
 
     with pytest.raises(WebserverNotFound):
         GetWebserver(SqlAlchemyUnitOfWork(sessions)).execute(target.id)
     assert rows(engine, target.id) == 0
     assert orphans(engine) == 0
-    assert rows(engine, bystander.id) == 2 * BATCHES
+    assert rows(engine, bystander.id) == 2 * BATCHES + 1
     stored = sum(outcome.stored for outcome in outcomes)
     dropped = sum(outcome.dropped for outcome in outcomes)
     assert stored + dropped == BATCHES * (PER_BATCH + 1)
-    assert dropped >= PER_BATCH  # at least the batches after the removal lost their target's results
-    assert rows(engine) == 2 * BATCHES
+    # How many batches the recorder finishes before the removal commits is a race; what holds
+    # whoever wins: each batch came wholly before the removal or wholly after it, in that order.
+    whole, lost = (PER_BATCH + 1, 0), (1, PER_BATCH)
+    counts = [(outcome.stored, outcome.dropped) for outcome in outcomes]
+    before = counts.count(whole)
+    assert counts == [whole] * before + [lost] * (BATCHES - before)
+    assert before >= BEFORE_REMOVAL
+    # And a batch that surely comes after the removal loses its target's results.
+    assert (late.stored, late.dropped) == lost
+    assert rows(engine) == 2 * BATCHES + 1

@@ -518,3 +518,45 @@ def test_history_rejects_bad_query_parameters(
 
 def test_history_of_an_unknown_webserver_is_404(client: Client) -> None:
     assert_problem(client.get("/webservers/7/requests"), 404, "webserver-not-found")
+
+
+SECRET_URL = "http://user:s3cr3t@secret.test/health"
+SHOWN_URL = "http://user:***@secret.test/health"
+
+
+def test_a_password_in_the_url_is_never_shown_but_kept_for_probing(
+    client: Client, container: Container
+) -> None:
+    created = new_webserver(client, 1, url=SECRET_URL)
+    page = client.get("/webservers")
+    details = client.get(f"/webservers/{created['id']}")
+    duplicate = client.post("/webservers", json={"name": "again", "url": SECRET_URL})
+
+    for response_text in (str(created), page.text, details.text, duplicate.text):
+        assert "s3cr3t" not in response_text
+    assert created["url"] == details.json()["url"] == page.json()["items"][0]["url"] == SHOWN_URL
+    assert SHOWN_URL in assert_problem(duplicate, 409, "webserver-already-registered")["detail"]
+    stored = container.get_webserver().execute(webserver_id(created)).webserver
+    assert stored.settings.url == SECRET_URL
+
+
+def test_a_url_written_back_as_shown_keeps_its_password(client: Client, container: Container) -> None:
+    created = new_webserver(client, 1, url=SECRET_URL)
+
+    replaced = client.put(f"/webservers/{created['id']}", json={"name": "renamed", "url": created["url"]})
+    patched = client.patch(f"/webservers/{created['id']}", json={"url": SHOWN_URL})
+
+    assert (replaced.status_code, patched.status_code) == (200, 200)
+    assert replaced.json()["name"] == "renamed"
+    stored = container.get_webserver().execute(webserver_id(created)).webserver
+    assert stored.settings.url == SECRET_URL
+
+
+def test_a_new_password_is_set_by_sending_the_whole_url(client: Client, container: Container) -> None:
+    created = new_webserver(client, 1, url=SECRET_URL)
+
+    changed = client.patch(f"/webservers/{created['id']}", json={"url": "http://user:n3w@secret.test/health"})
+
+    assert changed.json()["url"] == SHOWN_URL
+    stored = container.get_webserver().execute(webserver_id(created)).webserver
+    assert stored.settings.url == "http://user:n3w@secret.test/health"

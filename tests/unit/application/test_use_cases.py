@@ -246,4 +246,38 @@ def test_record_logs_each_health_change(
     created: Webserver = register.execute(settings(12, name="example"))
     with caplog.at_level(logging.INFO, logger="healthmon"):
         record.execute([succeeded(created.id, EPOCH + at(n)) for n in range(5)])
-    assert f"webserver {created.id} example: unknown -> healthy" in caplog.messages
+    assert f"webserver {created.id} 'example': unknown -> healthy" in caplog.messages
+
+
+# A name that, unquoted, would end the line and forge another. Set past validation, as if stored
+# before names were checked this strictly: the log line must hold whatever a stored name holds.
+FORGING_NAME = "shop: healthy -> unhealthy\u2028webserver 9 bank"
+
+
+def test_names_in_log_lines_are_quoted_so_no_line_can_be_forged(
+    register: RegisterWebserver,
+    record: RecordProbeResults,
+    store: InMemoryStore,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.INFO, logger="healthmon"):
+        created = register.execute(settings(1, name="x"))
+        stored = GetWebserver(InMemoryUnitOfWork(store)).execute(created.id).webserver
+        object.__setattr__(stored.settings, "name", FORGING_NAME)
+        with InMemoryUnitOfWork(store) as uow:
+            uow.webservers.save(stored)
+            uow.commit()
+        record.execute([succeeded(created.id, EPOCH + at(n)) for n in range(5)])
+
+    changed = caplog.messages[-1]
+    assert changed == f"webserver {created.id} {FORGING_NAME!r}: unknown -> healthy"
+    assert len(changed.splitlines()) == 1
+
+
+def test_the_registered_line_quotes_the_name_and_masks_the_password(
+    register: RegisterWebserver, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="healthmon"):
+        created = register.execute(settings(1, name="it's", url="http://user:s3cr3t@host/"))
+
+    assert caplog.messages == [f"webserver {created.id} \"it's\": registered 'http://user:***@host/'"]

@@ -5,7 +5,6 @@ Alembic) upgrades a database to the current schema.
 """
 
 from healthmon.adapters.sqlalchemy.engine import (
-    DEFAULT_DATABASE_URL,
     check_database,
     create_database_engine,
     create_session_factory,
@@ -14,7 +13,6 @@ from healthmon.adapters.sqlalchemy.engine import (
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 
 __all__ = [
-    "DEFAULT_DATABASE_URL",
     "SqlAlchemyUnitOfWork",
     "check_database",
     "create_database_engine",

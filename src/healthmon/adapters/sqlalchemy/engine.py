@@ -28,7 +28,6 @@ from healthmon.application.errors import DatabaseConfigurationError, StorageUnav
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_DATABASE_URL: Final = "sqlite:///healthmon.db"
 # Room for the HTTP API's 40 sync-handler threads plus the worker's writer and its schedule
 # reader, should one process run both; each process may pass its own size.
 DEFAULT_POOL_SIZE: Final = 40 + 2
@@ -84,7 +83,7 @@ def database_url(url: str | URL) -> URL:
 
 
 def create_database_engine(
-    url: str | URL = DEFAULT_DATABASE_URL,
+    url: str | URL,
     *,
     pool_size: int = DEFAULT_POOL_SIZE,
     sqlite_foreign_keys: bool = True,
@@ -212,7 +211,6 @@ def check_database(engine: Engine) -> None:
 
 
 __all__ = [
-    "DEFAULT_DATABASE_URL",
     "DEFAULT_POOL_SIZE",
     "WRITE_INTENT",
     "check_database",

@@ -1,6 +1,6 @@
 """The relational schema: declarative row classes on one MetaData, shared by SQLite and PostgreSQL.
 
-The Alembic migrations in `alembic/versions` build this schema; a test checks that they agree.
+The Alembic migrations in `migrations/versions` beside it build this schema; a test checks they agree.
 """
 
 from __future__ import annotations

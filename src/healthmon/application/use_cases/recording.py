@@ -101,8 +101,9 @@ class RecordProbeResults:
                 uow.webservers.save(webserver)
             uow.commit()
         for change in changes:
+            # The name is quoted (repr), so no name can end the line and forge another.
             logger.info(
-                "webserver %s %s: %s -> %s",
+                "webserver %s %r: %s -> %s",
                 change.webserver_id,
                 change.name,
                 change.old,

@@ -59,7 +59,8 @@ class RegisterWebserver:
         with self._uow as uow:
             webserver = uow.webservers.add(settings, self._clock.now())
             uow.commit()
-        logger.info("webserver %s %s: registered %s", webserver.id, settings.name, settings.url)
+        # Quoted (repr), so a name cannot end the line and forge another; the URL's password is masked.
+        logger.info("webserver %s %r: registered %r", webserver.id, settings.name, settings.display_url)
         return webserver
 
 

@@ -291,7 +291,7 @@ def _webserver_fields(webserver: Webserver) -> dict[str, Any]:
     return {
         "id": webserver.id,
         "name": settings.name,
-        "url": settings.url,
+        "url": settings.display_url,
         "interval_seconds": settings.interval_seconds,
         "timeout_seconds": settings.timeout_seconds,
         "healthy_threshold": settings.healthy_threshold,

@@ -1,10 +1,9 @@
-"""Alembic from Python: where the migrations live, and upgrading a database to the current schema.
+"""healthmon's Alembic migrations: where their scripts are, and upgrading a database with them.
 
-The migration scripts are in the `alembic/` directory at the top of the repository, next to
-`alembic.ini`, not inside the package. healthmon is installed editable (`pip install -e .`), so
-that directory is found relative to this file: four levels up from
-`src/healthmon/adapters/sqlalchemy/`. A wheel does not ship it; MIGRATIONS_DIRECTORY then does not
-exist and alembic_config() says so.
+The scripts (env.py, script.py.mako, versions/) are package data beside this file, so a wheel
+carries them and `healthmon db upgrade` works wherever healthmon is installed. Alembic is
+configured here in code; the top-level alembic.ini only points the `alembic` command line of a
+source checkout at this directory (for `alembic revision --autogenerate`).
 """
 
 from __future__ import annotations
@@ -31,8 +30,7 @@ from healthmon.adapters.sqlalchemy.engine import (
 from healthmon.adapters.sqlalchemy.errors import translated_errors
 from healthmon.application.errors import StorageRejected
 
-REPOSITORY_ROOT: Final = Path(__file__).resolve().parents[4]
-MIGRATIONS_DIRECTORY: Final = REPOSITORY_ROOT / "alembic"
+MIGRATIONS_DIRECTORY: Final = Path(__file__).resolve().parent
 
 
 def migration_engine(url: str | URL) -> Engine:
@@ -45,13 +43,8 @@ def migration_engine(url: str | URL) -> Engine:
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic configuration for healthmon's migrations, run on `connection` when given.
 
-    Without a connection, alembic/env.py connects to HEALTHMON_DATABASE_URL itself.
+    Without a connection, env.py connects to the database of the service's settings itself.
     """
-    if not (MIGRATIONS_DIRECTORY / "env.py").is_file():
-        raise FileNotFoundError(
-            f"healthmon's migrations are not at {MIGRATIONS_DIRECTORY}; "
-            "run healthmon from a source checkout installed with `pip install -e .`"
-        )
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIRECTORY))
     if connection is not None:

@@ -1,20 +1,21 @@
 """Alembic environment for SQLite and PostgreSQL alike.
 
-The database is, in order: a connection passed in `config.attributes["connection"]` (tests and
-`healthmon db upgrade` do this), else HEALTHMON_DATABASE_URL, else sqlite:///healthmon.db.
+The database is a connection passed in `config.attributes["connection"]` (tests and
+`healthmon db upgrade` do this), else the one the service would use: the database URL of
+`Settings.from_env()` (HEALTHMON_DATABASE_URL, or its default).
 """
 
 from __future__ import annotations
 
 import logging.config
-import os
 
 from alembic import context
 from sqlalchemy import Connection
 
-from healthmon.adapters.sqlalchemy.engine import DEFAULT_DATABASE_URL, WRITE_INTENT, database_url
+from healthmon.adapters.sqlalchemy.engine import WRITE_INTENT, database_url
 from healthmon.adapters.sqlalchemy.migrations import migration_engine
 from healthmon.adapters.sqlalchemy.tables import Base
+from healthmon.settings import Settings
 
 config = context.config
 target_metadata = Base.metadata
@@ -25,7 +26,7 @@ if config.config_file_name is not None and "connection" not in config.attributes
 
 
 def _url() -> str:
-    return os.environ.get("HEALTHMON_DATABASE_URL", DEFAULT_DATABASE_URL)
+    return Settings.from_env().database_url
 
 
 def _configure(connection: Connection) -> None:
