@@ -28,13 +28,22 @@ from datetime import UTC, datetime, timedelta
 from multiprocessing.queues import Queue
 from typing import Any
 
+from dependency_injector import providers
 from sqlalchemy import select
 
+from healthmon.adapters.memory_metrics import InMemoryMetrics
 from healthmon.adapters.sqlalchemy.engine import create_database_engine, create_session_factory
 from healthmon.adapters.sqlalchemy.tables import requests_table
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
-from healthmon.application.membership import this_worker
-from healthmon.application.monitoring import MonitorWebservers, percentile
+from healthmon.application.monitoring.activity import percentile
+from healthmon.application.monitoring.membership import this_worker
+from healthmon.application.monitoring.metrics import (
+    LEASE_ROUND_SECONDS,
+    PROBE_LAG,
+    PROBES_FINISHED,
+    RESULTS_STORED,
+)
+from healthmon.application.monitoring.monitor import MonitorWebservers
 from healthmon.container import build_container
 from healthmon.domain.webserver import WebserverSettings
 from healthmon.settings import Settings
@@ -70,6 +79,9 @@ async def _monitor_for(url: str, warmup: float, duration: float) -> dict[str, An
         database_url=url, max_concurrent_probes=500, max_probes_per_host=500, summary_seconds=3600.0
     )
     container = build_container(settings)
+    # Every lag sample of the run, so the window's can be cut out of them.
+    metrics = InMemoryMetrics(samples_kept=None)
+    container.metrics.override(providers.Object(metrics))
     await container.init_resources()  # type: ignore[misc]
     try:
         monitor: MonitorWebservers = await container.monitor()  # type: ignore[misc]
@@ -77,25 +89,24 @@ async def _monitor_for(url: str, warmup: float, duration: float) -> dict[str, An
         task = asyncio.create_task(monitor.run(stop))
         await asyncio.sleep(warmup)
         # The window: counters from here on, once the workers have split the servers.
-        stats = monitor.stats
         probes, leasing, cpu, lags = (
-            stats.probes_finished,
-            stats.leasing_seconds,
+            metrics.value(PROBES_FINISHED),
+            metrics.histogram(LEASE_ROUND_SECONDS).total,
             _cpu_seconds(),
-            len(stats.lags),
+            metrics.histogram(PROBE_LAG).count,
         )
         await asyncio.sleep(duration)
         window = {
-            "probes": stats.probes_finished - probes,
-            "lags": stats.lags[lags:],
-            "leasing seconds": stats.leasing_seconds - leasing,
+            "probes": metrics.value(PROBES_FINISHED) - probes,
+            "lags": metrics.histogram(PROBE_LAG).samples[lags:],
+            "leasing seconds": metrics.histogram(LEASE_ROUND_SECONDS).total - leasing,
             "cpu seconds": _cpu_seconds() - cpu,
         }
         stop.set()
         await task
     finally:
         await container.shutdown_resources()  # type: ignore[misc]
-    return {**window, "finished": stats.probes_finished, "stored": stats.results_stored}
+    return {**window, "finished": metrics.value(PROBES_FINISHED), "stored": metrics.value(RESULTS_STORED)}
 
 
 def _worker_process(url: str, warmup: float, duration: float, results: Queue[dict[str, Any]]) -> None:

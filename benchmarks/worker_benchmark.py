@@ -31,13 +31,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
+from dependency_injector import providers
 from sqlalchemy import select
 
+from healthmon.adapters.memory_metrics import InMemoryMetrics
 from healthmon.adapters.sqlalchemy.engine import create_database_engine, database_url
 from healthmon.adapters.sqlalchemy.migrations import upgrade_database
 from healthmon.adapters.sqlalchemy.tables import requests_table
-from healthmon.application.monitoring import MonitorWebservers, percentile
-from healthmon.application.schedule import first_offset
+from healthmon.application.monitoring.activity import percentile
+from healthmon.application.monitoring.metrics import PROBE_LAG, PROBES_FINISHED, RESULTS_STORED
+from healthmon.application.monitoring.monitor import MonitorWebservers
+from healthmon.application.monitoring.schedule import first_offset
 from healthmon.container import build_container
 from healthmon.domain.webserver import WebserverId, WebserverSettings
 from healthmon.settings import Settings
@@ -125,6 +129,9 @@ async def run_worker(url: str, port: int, servers: int, interval: int, duration:
         summary_seconds=3600.0,
     )
     container = build_container(settings)
+    # Every lag sample of the run, for its percentiles.
+    metrics = InMemoryMetrics(samples_kept=None)
+    container.metrics.override(providers.Object(metrics))
     await container.init_resources()  # type: ignore[misc]
     try:
         with container.uow() as uow:
@@ -143,21 +150,23 @@ async def run_worker(url: str, port: int, servers: int, interval: int, duration:
         task = asyncio.create_task(monitor.run(stop))
         await asyncio.sleep(duration)
         stop.set()
-        stats = await task
+        await task
         elapsed = time.monotonic() - started
         cpu_after, rss = usage()
     finally:
         await container.shutdown_resources()  # type: ignore[misc]
     gaps = largest_gaps(url)
+    finished = metrics.value(PROBES_FINISHED)
+    lags = metrics.histogram(PROBE_LAG)
     return {
-        "probes": stats.probes_finished,
-        "probes/s": stats.probes_finished / elapsed,
-        "lag p50 ms": percentile(stats.lags, 0.50) * 1000,
-        "lag p99 ms": percentile(stats.lags, 0.99) * 1000,
-        "lag max ms": stats.max_lag * 1000,
+        "probes": finished,
+        "probes/s": finished / elapsed,
+        "lag p50 ms": percentile(lags.samples, 0.50) * 1000,
+        "lag p99 ms": percentile(lags.samples, 0.99) * 1000,
+        "lag max ms": lags.maximum * 1000,
         "largest gap s": max(gaps, default=0.0),
         "servers over interval+1s": sum(1 for gap in gaps if gap > interval + 1),
-        "stored": stats.results_stored,
+        "stored": metrics.value(RESULTS_STORED),
         "cpu %": 100 * (cpu_after - cpu_before) / elapsed,
         "rss MiB": rss,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 from aiohttp.abc import AbstractResolver
@@ -9,12 +10,14 @@ from dependency_injector import containers, providers
 from sqlalchemy import Engine
 
 from healthmon.adapters.aiohttp_prober import AiohttpProber, open_client_session
+from healthmon.adapters.memory_metrics import InMemoryMetrics
 from healthmon.adapters.sqlalchemy.engine import create_database_engine, create_session_factory
 from healthmon.adapters.sqlalchemy.migrations import prepare_database, upgrade_database
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from healthmon.adapters.sqlalchemy.worker_lock import allows_one_worker, sqlite_worker_lock
 from healthmon.adapters.system_clock import SystemClock
-from healthmon.application.monitoring import MonitorSettings, MonitorWebservers
+from healthmon.application.monitoring.monitor import MonitorWebservers
+from healthmon.application.monitoring.settings import MonitorSettings
 from healthmon.application.ports import Notifier
 from healthmon.application.use_cases.channels import (
     GetChannel,
@@ -47,6 +50,21 @@ def database_engine(url: str, pool_size: int) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+# The monitor settings an operator sets: every MonitorSettings field that Settings also has, by name.
+MONITOR_SETTINGS = tuple(
+    field.name
+    for field in dataclasses.fields(MonitorSettings)
+    if field.name in {service_field.name for service_field in dataclasses.fields(Settings)}
+)
+
+
+def monitor_settings_from(settings: Settings, *, exclusive: bool) -> MonitorSettings:
+    """The monitor's pace as the operator set it; the rest are MonitorSettings' own defaults."""
+    return MonitorSettings(
+        **{name: getattr(settings, name) for name in MONITOR_SETTINGS}, exclusive=exclusive
+    )
 
 
 class Container(containers.DeclarativeContainer):
@@ -100,17 +118,12 @@ class Container(containers.DeclarativeContainer):
     )
     prober = providers.Singleton(AiohttpProber, session=client_session)
     monitor_settings = providers.Singleton(
-        MonitorSettings,
-        max_concurrency=settings.provided.max_concurrent_probes,
-        refresh_seconds=settings.provided.refresh_seconds,
-        batch_size=settings.provided.batch_size,
-        flush_seconds=settings.provided.flush_seconds,
-        buffer_limit=settings.provided.buffer_limit,
-        shutdown_grace_seconds=settings.provided.shutdown_grace_seconds,
-        summary_seconds=settings.provided.summary_seconds,
-        lease_seconds=settings.provided.lease_seconds,
+        monitor_settings_from,
+        settings,
         exclusive=providers.Callable(allows_one_worker, settings.provided.database_url),
     )
+    # Where the monitor counts; kept in memory until a metrics exporter is plugged in here.
+    metrics = providers.Singleton(InMemoryMetrics)
     # Entered by whichever process runs the worker, for as long as it runs.
     worker_lock = providers.Factory(sqlite_worker_lock, engine)
     monitor = providers.Singleton(
@@ -119,6 +132,7 @@ class Container(containers.DeclarativeContainer):
         prober=prober,
         record=record_probe_results,
         settings=monitor_settings,
+        metrics=metrics,
         clock=clock,
     )
 

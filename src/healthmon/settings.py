@@ -11,10 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from healthmon.application.monitoring.settings import MonitorSettings
 from healthmon.domain.errors import FieldProblem, InvalidField
 
 PREFIX = "HEALTHMON_"
 DEFAULT_DATABASE_URL = "sqlite:///healthmon.db"
+# The monitor's defaults are written once, in MonitorSettings; the fields below that share its
+# names take their defaults from it, and the container hands them over by those names.
+_MONITOR = MonitorSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,15 +34,15 @@ class Settings:
     # Without keys, the Host names (beside loopback ones) the API answers to; comma-separated.
     allowed_hosts: tuple[str, ...] = ()
     http_threads: int = 40
-    max_concurrent_probes: int = 500
-    max_probes_per_host: int = 10
-    batch_size: int = 1000
-    flush_seconds: float = 1.0
-    buffer_limit: int = 600_000
-    shutdown_grace_seconds: float = 10.0
-    summary_seconds: float = 60.0
-    refresh_seconds: float = 1.0
-    lease_seconds: float = 6.0
+    max_concurrent_probes: int = _MONITOR.max_concurrent_probes
+    max_probes_per_host: int = _MONITOR.max_probes_per_host
+    batch_size: int = _MONITOR.batch_size
+    flush_seconds: float = _MONITOR.flush_seconds
+    buffer_limit: int = _MONITOR.buffer_limit
+    shutdown_grace_seconds: float = _MONITOR.shutdown_grace_seconds
+    summary_seconds: float = _MONITOR.summary_seconds
+    refresh_seconds: float = _MONITOR.refresh_seconds
+    lease_seconds: float = _MONITOR.lease_seconds
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
 

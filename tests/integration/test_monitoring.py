@@ -9,23 +9,32 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
 
 import pytest
 
 from healthmon.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from healthmon.adapters.memory_metrics import InMemoryMetrics
 from healthmon.application.errors import StorageUnavailable
-from healthmon.application.monitoring import MonitorSettings, MonitorStats, MonitorWebservers
-from healthmon.application.ports import UnitOfWork
+from healthmon.application.monitoring.monitor import MonitorWebservers
+from healthmon.application.monitoring.settings import MonitorSettings
+from healthmon.application.ports import Prober, UnitOfWork
 from healthmon.application.use_cases.history import ListProbeHistory
 from healthmon.application.use_cases.recording import RecordProbeResults
-from healthmon.application.use_cases.webservers import GetWebserver, RegisterWebserver, RemoveWebserver
+from healthmon.application.use_cases.webservers import (
+    GetWebserver,
+    RegisterWebserver,
+    RemoveWebserver,
+    UpdateWebserver,
+)
 from healthmon.domain.health import HealthState
-from healthmon.domain.probe import RecordedProbe
-from healthmon.domain.webserver import Webserver, WebserverId
-from tests.factories import settings
+from healthmon.domain.probe import ErrorKind, ProbeResult, RecordedProbe
+from healthmon.domain.webserver import Webserver, WebserverChanges, WebserverId
+from tests.factories import settings, succeeded
 from tests.fakes import FakeClock, FakeProber
+from tests.monitor_counts import MonitorCounts
 from tests.waiting import eventually
 
 FAST = MonitorSettings(
@@ -59,6 +68,30 @@ class SwitchableUnitOfWork(InMemoryUnitOfWork):
         super().__exit__(exc_type, exc, traceback)
 
 
+class GatedProber(Prober):
+    """Holds every probe until the gate opens, and notes each URL probed after it was given up."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.calls: Counter[str] = Counter()
+        self.held = 0
+        self.given_up: set[str] = set()
+        self.late: list[str] = []
+
+    async def probe(self, webserver: Webserver) -> ProbeResult:
+        url = webserver.settings.url
+        self.calls[url] += 1
+        if url in self.given_up:
+            self.late.append(url)
+        started_at = datetime.now(UTC)
+        self.held += 1
+        try:
+            await self.gate.wait()
+        finally:
+            self.held -= 1
+        return succeeded(webserver.id, started_at)
+
+
 class Harness:
     def __init__(self) -> None:
         self.store = InMemoryStore()
@@ -73,6 +106,9 @@ class Harness:
             settings(n, **overrides)
         )
 
+    def remove(self, webserver_id: WebserverId) -> None:
+        RemoveWebserver(InMemoryUnitOfWork(self.store)).execute(webserver_id)
+
     def history(self, webserver_id: WebserverId) -> list[RecordedProbe]:
         return ListProbeHistory(InMemoryUnitOfWork(self.store)).execute(webserver_id, limit=1000).items
 
@@ -80,12 +116,21 @@ class Harness:
         return GetWebserver(InMemoryUnitOfWork(self.store)).execute(webserver_id).webserver.state
 
     @asynccontextmanager
-    async def running(self, monitor_settings: MonitorSettings = FAST) -> AsyncIterator[MonitorStats]:
-        monitor = MonitorWebservers(self.uow(), self.prober, RecordProbeResults(self.uow()), monitor_settings)
+    async def running(
+        self, monitor_settings: MonitorSettings = FAST, prober: Prober | None = None
+    ) -> AsyncIterator[MonitorCounts]:
+        metrics = InMemoryMetrics()
+        monitor = MonitorWebservers(
+            self.uow(),
+            self.prober if prober is None else prober,
+            RecordProbeResults(self.uow()),
+            monitor_settings,
+            metrics=metrics,
+        )
         stop = asyncio.Event()
         task = asyncio.create_task(monitor.run(stop))
         try:
-            yield monitor.stats
+            yield MonitorCounts(metrics)
         finally:
             stop.set()
             await asyncio.wait_for(task, timeout=10)
@@ -183,18 +228,16 @@ async def test_past_the_buffer_bound_the_oldest_results_are_dropped_and_logged(
     assert any("dropped the" in message for message in caplog.messages)
 
 
-async def test_a_bug_in_one_probe_is_logged_and_the_worker_goes_on(
-    harness: Harness, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_a_prober_that_raises_still_ends_each_probe_as_a_stored_failure(harness: Harness) -> None:
     broken = harness.register(1, interval_seconds=1)
     fine = harness.register(2, interval_seconds=1)
     harness.prober.behaviour[broken.settings.url] = "boom"
-    with caplog.at_level(logging.ERROR, logger="healthmon"):
-        async with harness.running():
-            await eventually(lambda: harness.prober.calls[broken.settings.url] >= 2, within=5, what="retries")
-            await eventually(lambda: len(harness.history(fine.id)) >= 2, within=5, what="fine probes")
-    assert harness.history(broken.id) == []
-    assert any(f"webserver {broken.id} failed unexpectedly" in message for message in caplog.messages)
+    async with harness.running():
+        await eventually(lambda: len(harness.history(broken.id)) >= 2, within=5, what="broken probes stored")
+        await eventually(lambda: len(harness.history(fine.id)) >= 2, within=5, what="fine probes")
+    failures = harness.history(broken.id)
+    assert all(not probe.result.success for probe in failures)
+    assert {probe.result.error_kind for probe in failures} == {ErrorKind.CONNECTION_ERROR}
 
 
 async def test_stopping_flushes_every_result_that_was_measured(harness: Harness) -> None:
@@ -269,3 +312,74 @@ async def test_the_only_worker_the_store_allows_keeps_probing_through_an_outage(
         harness.down = False
         await eventually(lambda: stats.storage_available, what="recovery")
     assert stats.results_stored == stats.probes_finished
+
+
+async def probes_held_behind_a_limit_are_not_started_once_their_servers_are_removed(
+    harness: Harness, limits: MonitorSettings, urls: Callable[[int], str]
+) -> None:
+    prober = GatedProber()
+    servers = [harness.register(n, url=urls(n), interval_seconds=1) for n in range(1, 13)]
+    async with harness.running(limits, prober) as counts:
+        # Two probes run (held by the gate), the ten others are due and wait for their turn.
+        await eventually(lambda: prober.held == 2 and counts.probes_waiting == 10, what="ten waiting probes")
+        waiting = [server for server in servers if prober.calls[server.settings.url] == 0]
+        assert len(waiting) == 10
+        for server in waiting:
+            harness.remove(server.id)
+        await eventually(lambda: counts.servers == 2, what="the removals to be picked up")
+        prober.given_up = {server.settings.url for server in waiting}
+        prober.gate.set()
+        running = [server for server in servers if server not in waiting]
+        await eventually(
+            lambda: all(prober.calls[server.settings.url] >= 3 for server in running),
+            within=8,
+            what="two more probes of the servers kept",
+        )
+    assert prober.late == []
+    assert counts.probes_skipped == 10
+
+
+async def test_servers_removed_while_their_probes_wait_for_a_per_host_slot_are_not_probed(
+    harness: Harness,
+) -> None:
+    limits = dataclasses.replace(FAST, max_probes_per_host=2)
+    await probes_held_behind_a_limit_are_not_started_once_their_servers_are_removed(
+        harness, limits, lambda n: f"http://one-host.test:8080/server/{n}"
+    )
+
+
+async def test_servers_removed_while_their_probes_wait_for_a_global_slot_are_not_probed(
+    harness: Harness,
+) -> None:
+    limits = dataclasses.replace(FAST, max_concurrent_probes=2)
+    await probes_held_behind_a_limit_are_not_started_once_their_servers_are_removed(
+        harness, limits, lambda n: f"http://server-{n}.test/health"
+    )
+
+
+async def test_a_server_reconfigured_while_its_probe_waits_is_probed_with_its_new_settings(
+    harness: Harness,
+) -> None:
+    prober = GatedProber()
+    one_host = "http://one-host.test/server"
+    servers = [harness.register(n, url=f"{one_host}/{n}", interval_seconds=1) for n in range(1, 5)]
+    async with harness.running(dataclasses.replace(FAST, max_probes_per_host=1), prober) as counts:
+        await eventually(lambda: prober.held == 1 and counts.probes_waiting == 3, what="three waiting probes")
+        first, changed, removed = (
+            next(server for server in servers if prober.calls[server.settings.url] == 1),
+            *[server for server in servers if prober.calls[server.settings.url] == 0][:2],
+        )
+        UpdateWebserver(InMemoryUnitOfWork(harness.store), FakeClock()).execute(
+            changed.id, WebserverChanges(url=f"{one_host}/moved")
+        )
+        harness.remove(removed.id)
+        # One round reads both changes: once the removal shows, the move is known too.
+        await eventually(lambda: counts.servers == 3, what="the changes to be picked up")
+        prober.given_up = {changed.settings.url, removed.settings.url}
+        prober.gate.set()
+        await eventually(
+            lambda: prober.calls[f"{one_host}/moved"] >= 1, within=5, what="the moved server probed"
+        )
+        await eventually(lambda: prober.calls[first.settings.url] >= 2, within=5, what="the next probe")
+    assert prober.late == []
+    assert harness.history(changed.id)

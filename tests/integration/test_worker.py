@@ -15,7 +15,6 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
-from healthmon.application.monitoring import MonitorStats
 from healthmon.application.use_cases.history import ListProbeHistory
 from healthmon.container import Container, build_container
 from healthmon.domain.health import HealthState
@@ -25,6 +24,7 @@ from healthmon.entrypoints.worker import run_monitor
 from healthmon.settings import Settings
 from tests.integration.targets import FakeResolver, TargetSite, hang, raw_target, turn_url
 from tests.integration.tcp_proxy import TcpProxy
+from tests.monitor_counts import MonitorCounts
 from tests.waiting import eventually
 
 ServerFactory = Callable[[Application], Awaitable[TestServer]]
@@ -60,7 +60,7 @@ async def site(aiohttp_server: ServerFactory) -> tuple[TargetSite, TestServer]:
 class Worker:
     """A worker running in this event loop, and the use cases to look at what it stored."""
 
-    def __init__(self, container: Container, stats: MonitorStats) -> None:
+    def __init__(self, container: Container, stats: MonitorCounts) -> None:
         self.container = container
         self.stats = stats
 
@@ -83,11 +83,10 @@ async def running(settings: Settings, resolver: FakeResolver | None = None) -> A
     await container.init_resources()  # type: ignore[misc]
     stop = asyncio.Event()
     try:
-        # The monitor is a singleton: take it before starting, so the stats are the running ones.
-        monitor = await container.monitor()  # type: ignore[misc]
+        # The metrics are a singleton: the ones the running monitor counts through.
         task = asyncio.create_task(run_monitor(container, stop))
         try:
-            yield Worker(container, monitor.stats)
+            yield Worker(container, MonitorCounts(container.metrics()))
         finally:
             stop.set()
             await asyncio.wait_for(task, timeout=15)

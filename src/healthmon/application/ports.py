@@ -1,4 +1,4 @@
-"""The ports: what the use cases need from storage, the network and the clock."""
+"""The ports: what the use cases need from storage, the network, the clock and whoever counts."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import builtins
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -308,4 +309,52 @@ class Clock(Protocol):
 
     def now(self) -> datetime:
         """The current time, timezone-aware UTC."""
+        ...
+
+
+class MetricKind(StrEnum):
+    """How a metric moves: a counter only goes up, a gauge is set, a histogram collects observations."""
+
+    COUNTER = "counter"
+    GAUGE = "gauge"
+    HISTOGRAM = "histogram"
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """One measurement the application reports: a fixed name and meaning, at most one label, closed values.
+
+    A label's values are listed here, so no metric grows a series per server, URL or message.
+    Histogram buckets (upper bounds) are a hint for adapters that keep buckets.
+    """
+
+    name: str
+    kind: MetricKind
+    description: str
+    label: str | None = None
+    values: tuple[str, ...] = ()
+    buckets: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if (self.label is None) != (not self.values):
+            raise ValueError(f"metric {self.name}: a label needs its values, and values need a label")
+        if self.label is not None and self.kind is not MetricKind.COUNTER:
+            raise ValueError(f"metric {self.name}: only counters carry a label")
+        if self.buckets and self.kind is not MetricKind.HISTOGRAM:
+            raise ValueError(f"metric {self.name}: only histograms have buckets")
+
+
+class Metrics(Protocol):
+    """Where the application counts what it does; it never reads the figures back."""
+
+    def add(self, metric: Metric, amount: float = 1, label: str | None = None) -> None:
+        """Raise a counter by a non-negative amount; `label` is one of the metric's values when it has one."""
+        ...
+
+    def set(self, metric: Metric, value: float) -> None:
+        """Set a gauge to its current value."""
+        ...
+
+    def observe(self, metric: Metric, value: float) -> None:
+        """Add one observation to a histogram."""
         ...

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import unicodedata
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, NewType
-from urllib.parse import urlsplit
 
 from healthmon.domain.errors import FieldProblem, InvalidField
 from healthmon.domain.health import (
@@ -19,6 +18,14 @@ from healthmon.domain.health import (
     Thresholds,
     Transition,
 )
+from healthmon.domain.patterns import (
+    CONTROL_CHARACTER,
+    DNS_LABEL_MAX_LENGTH,
+    HOST_PATTERN,
+    NAME_MAX_LENGTH,
+    URL_MAX_LENGTH,
+    URL_PATTERN,
+)
 from healthmon.domain.url_display import display_url
 
 if TYPE_CHECKING:
@@ -26,8 +33,6 @@ if TYPE_CHECKING:
 
 WebserverId = NewType("WebserverId", int)
 
-NAME_MAX_LENGTH = 200
-URL_MAX_LENGTH = 2048
 MAX_INTERVAL_SECONDS = 60
 # A probe that takes 60 s or more is a failure by definition; a server may ask for stricter.
 MAX_TIMEOUT_SECONDS = 60
@@ -38,33 +43,84 @@ def _is_int(value: object) -> bool:
     return type(value) is int  # bool is an int subclass and is never a valid count
 
 
-def _name_problem(name: object) -> str | None:
+_CONTROL = re.compile(CONTROL_CHARACTER)
+_HOST = re.compile(HOST_PATTERN)
+_URL = re.compile(URL_PATTERN)
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+_URL_RULE = "must be an absolute http or https URL with a host"
+_HOST_RULE = (
+    f"must name its host by dot-separated labels of 1 to {DNS_LABEL_MAX_LENGTH} ASCII letters, digits, "
+    "hyphens or underscores (an international name in its IDNA xn-- form), or by an IP address"
+)
+
+
+def name_problem(name: object) -> str | None:
+    """The rule a name breaks (NAME_PATTERN in words), or None; webservers and channels share it."""
     if not isinstance(name, str):
         return "must be a string"
     trimmed = name.strip()
     if not 1 <= len(trimmed) <= NAME_MAX_LENGTH:
         return f"must be 1 to {NAME_MAX_LENGTH} characters once surrounding spaces are trimmed"
-    if any(unicodedata.category(char) in ("Cc", "Cf") for char in trimmed):
-        return "must not contain control characters"
+    if _CONTROL.search(trimmed):
+        return "must not contain control characters or line separators"
     return None
 
 
-def _url_problem(url: object) -> str | None:
-    rule = "must be an absolute http or https URL with a host"
+def http_url_problem(url: object) -> str | None:
+    """The rule an http(s) URL breaks (URL_PATTERN, and IDNA hosts), or None; webservers and webhooks."""
     if not isinstance(url, str):
-        return rule
+        return _URL_RULE
     if not 1 <= len(url) <= URL_MAX_LENGTH:
         return f"must be 1 to {URL_MAX_LENGTH} characters"
-    if any(char.isspace() or unicodedata.category(char) in ("Cc", "Cf") for char in url):
+    if _CONTROL.search(url) or any(char.isspace() for char in url):
         return "must not contain spaces or control characters"
+    scheme, separator, rest = url.partition("://")
+    if not separator or scheme.lower() not in _DEFAULT_PORTS:
+        return _URL_RULE
+    match = _URL.fullmatch(url)
+    return _url_part_problem(rest) if match is None else _idna_problem(match[3])
+
+
+def _idna_problem(host: str) -> str | None:
+    # The pattern admits only ASCII names, whose xn-- labels must still decode as IDNA (punycode):
+    # the prober's URL library decodes them, and fails on a label that does not.
+    if host.startswith("["):
+        return None
     try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  (raises ValueError on a port that is not a number in range)
-    except ValueError:
-        return rule
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return rule
+        host.encode("ascii").decode("idna")
+    except UnicodeError:
+        return _HOST_RULE
     return None
+
+
+def _url_part_problem(rest: str) -> str:
+    # Which part of a URL the pattern refused, for the message: the host, else the port.
+    host_and_port = re.split("[/?#]", rest, maxsplit=1)[0].rpartition("@")[2]
+    if host_and_port.startswith("["):
+        host, _, after = host_and_port.partition("]")
+        host, port = host + "]", after.removeprefix(":")
+    else:
+        host, _, port = host_and_port.partition(":")
+    if not host:
+        return _URL_RULE
+    if _HOST.fullmatch(host) is None:
+        return _HOST_RULE
+    return "must have a port from 1 to 65535, written without leading zeros" if port else _URL_RULE
+
+
+def _normal_url(url: str) -> str:
+    # URLs that differ only in the case of scheme or host, a default port, an empty path or a
+    # fragment make the same request, so they are one webserver: store the one spelling.
+    match = _URL.fullmatch(url)
+    assert match is not None, "only called on a URL http_url_problem accepted"
+    scheme, userinfo, host, port, path, _fragment = match.groups()
+    scheme = scheme.lower()
+    netloc = host.lower() if port is None or port == _DEFAULT_PORTS[scheme] else f"{host.lower()}:{port}"
+    if userinfo is not None:
+        netloc = f"{userinfo}@{netloc}"
+    if path is None or path.startswith("?"):
+        path = "/" + (path or "")
+    return f"{scheme}://{netloc}{path}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +138,9 @@ class WebserverSettings:
 
     def __post_init__(self) -> None:
         problems: list[FieldProblem] = []
-        if (rule := _name_problem(self.name)) is not None:
+        if (rule := name_problem(self.name)) is not None:
             problems.append(FieldProblem("name", rule))
-        if (rule := _url_problem(self.url)) is not None:
+        if (rule := http_url_problem(self.url)) is not None:
             problems.append(FieldProblem("url", rule))
         for field, value in (
             ("interval_seconds", self.interval_seconds),
@@ -107,6 +163,7 @@ class WebserverSettings:
         if problems:
             raise InvalidField(*problems)
         object.__setattr__(self, "name", self.name.strip())
+        object.__setattr__(self, "url", _normal_url(self.url))
 
     @property
     def display_url(self) -> str:

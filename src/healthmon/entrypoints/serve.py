@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import uvicorn
 
-from healthmon.application.monitoring import MonitorWebservers
+from healthmon.application.monitoring.monitor import MonitorWebservers
 from healthmon.container import Container
 from healthmon.entrypoints.http import create_app
 
@@ -52,7 +52,7 @@ async def _serve_until_stopped(container: Container, *, host: str, port: int, wi
     def worker_alive() -> bool:
         if worker is None or monitor is None or worker.done():
             return False
-        return loop.time() - monitor.stats.heartbeat < WORKER_STALL_SECONDS
+        return loop.time() - monitor.last_turn < WORKER_STALL_SECONDS
 
     app = create_app(container, worker_alive=worker_alive if with_worker else None, manage_resources=False)
     server = _Server(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False))

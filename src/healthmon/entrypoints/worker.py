@@ -6,17 +6,17 @@ import asyncio
 import logging
 import signal
 
-from healthmon.application.monitoring import MonitorStats, MonitorWebservers
+from healthmon.application.monitoring.monitor import MonitorWebservers
 from healthmon.container import Container
 
 logger = logging.getLogger(__name__)
 
 
-async def run_monitor(container: Container, stop: asyncio.Event) -> MonitorStats:
+async def run_monitor(container: Container, stop: asyncio.Event) -> None:
     """Run the container's monitor until `stop` is set; resources must already be initialised."""
     # Awaited: the monitor depends on the prober, which depends on an async resource (the ClientSession).
     monitor: MonitorWebservers = await container.monitor()  # type: ignore[misc]
-    return await monitor.run(stop)
+    await monitor.run(stop)
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:
@@ -32,13 +32,13 @@ def _request_stop(stop: asyncio.Event, signum: int) -> None:
     stop.set()
 
 
-async def serve_worker(container: Container) -> MonitorStats:
+async def serve_worker(container: Container) -> None:
     """The `healthmon worker` process: init resources, monitor until a signal, shut resources down."""
     stop = asyncio.Event()
     stop_on_signals(stop)
     await container.init_resources()  # type: ignore[misc]
     try:
         with container.worker_lock():
-            return await run_monitor(container, stop)
+            await run_monitor(container, stop)
     finally:
         await container.shutdown_resources()  # type: ignore[misc]

@@ -78,6 +78,16 @@ def test_a_channel_answer_has_every_field(client: Client) -> None:
     }
 
 
+def test_whole_numbers_written_as_floats_are_webserver_ids(client: Client) -> None:
+    assert new_channel(client, webserver_ids=[2.0, 1])["webserver_ids"] == [1, 2]
+    assert_problem(
+        client.post("/channels", json={"kind": "webhook", "url": HOOK, "webserver_ids": [1.5]}),
+        400,
+        "invalid-request",
+        fields={"webserver_ids"},
+    )
+
+
 def test_an_apprise_channel_has_no_secret(client: Client) -> None:
     created = new_channel(client, kind="apprise", url=SLACK)
     assert (created["kind"], created["url"], created["secret"]) == ("apprise", SLACK, None)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from healthmon.domain.channels import SECRET_PATTERN
+from healthmon.domain.patterns import URL_PATTERN
 from tests.integration.http.conftest import Client
 
 OPERATIONS = {
@@ -78,9 +80,9 @@ def test_the_schema_states_the_channel_rules(client: Client) -> None:
     assert body["additionalProperties"] is False
     webhook, apprise = body["anyOf"]
     assert webhook["properties"]["kind"] == {"const": "webhook"}
-    assert webhook["properties"]["url"]["pattern"].startswith("^[Hh][Tt][Tt][Pp]")
+    assert webhook["properties"]["url"]["pattern"] == URL_PATTERN
     assert apprise["properties"]["secret"] == {"type": "null"}
-    assert body["properties"]["secret"]["pattern"].startswith("^whsec_")
+    assert body["properties"]["secret"]["pattern"] == SECRET_PATTERN
     assert body["properties"]["webserver_ids"]["items"]["minimum"] == 1
     feed = schema["paths"]["/events"]["get"]
     limit = next(p for p in feed["parameters"] if p["name"] == "limit")

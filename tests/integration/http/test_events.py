@@ -137,7 +137,7 @@ def test_test_events_stay_out_of_the_feed(client: Client) -> None:
 @pytest.mark.parametrize(
     ("params", "status", "slug", "field"),
     [
-        ({"after": "not-a-cursor"}, 422, "invalid-cursor", "cursor"),
+        ({"after": "not-a-cursor"}, 422, "invalid-cursor", "after"),
         ({"limit": 0}, 422, "invalid-field", "limit"),
         ({"limit": 1001}, 422, "invalid-field", "limit"),
         ({"webserver_id": 0}, 422, "invalid-field", "webserver_id"),

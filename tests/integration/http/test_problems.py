@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import httpx
 import pytest
 from dependency_injector import providers
+from litestar.types import Message
 
 from healthmon.adapters.memory import InMemoryUnitOfWork
 from healthmon.application.use_cases.webservers import GetWebserver, WebserverDetails
 from healthmon.container import Container
 from healthmon.domain.webserver import WebserverId
+from healthmon.entrypoints.http import create_app
 from tests.integration.http.conftest import (
     DRIVER_SECRET,
     Client,
@@ -138,6 +141,54 @@ def test_an_unexpected_exception_is_a_500_that_reveals_nothing(
     logged = [record for record in caplog.records if record.exc_info]
     assert logged, "the bug must be logged with its traceback"
     assert isinstance(logged[0].exc_info[1] if logged[0].exc_info else None, KeyError)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("POST", "/webservers"), ("PUT", "/webservers/1"), ("PATCH", "/webservers/1")]
+)
+async def test_a_client_that_leaves_mid_body_is_a_quiet_debug_line(
+    container: Container, caplog: pytest.LogCaptureFixture, method: str, path: str
+) -> None:
+    # Issue 10, item 5: this was an ERROR line with a traceback ("answering 500").
+    app = create_app(container, manage_resources=False)
+    events: list[dict[str, Any]] = [
+        {"type": "http.request", "body": b'{"name": "half', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[Message] = []
+
+    async def receive() -> dict[str, Any]:
+        return events.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"localhost"),
+            (b"content-type", b"application/json"),
+            (b"content-length", b"99"),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+    with caplog.at_level(logging.DEBUG, logger="healthmon"):
+        await app(scope, receive, send)  # type: ignore[arg-type]
+    healthmon_records = [record for record in caplog.records if record.name.startswith("healthmon")]
+    assert not [record for record in healthmon_records if record.levelno >= logging.WARNING]
+    assert not [record for record in healthmon_records if record.exc_info]
+    assert any("disconnected" in record.getMessage() for record in healthmon_records)
+    assert not events, "the app read up to the disconnect"
 
 
 def test_every_error_shape_is_a_problem_even_for_unknown_schema_pages(client: Client) -> None:

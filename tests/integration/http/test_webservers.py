@@ -68,6 +68,15 @@ INVALID: list[tuple[dict[str, Any], set[str]]] = [
     ({**VALID, "url": "http://shop .test/"}, {"url"}),
     ({**VALID, "url": "http://shop.test:99999/"}, {"url"}),
     ({**VALID, "url": "http://shop.test/" + "a" * 2048}, {"url"}),
+    ({**VALID, "url": "HTTP://"}, {"url"}),
+    # Host names the prober's URL library cannot encode (issue 10, item 1).
+    ({**VALID, "url": "http://./x"}, {"url"}),
+    ({**VALID, "url": "http://" + "a" * 64 + ".test/"}, {"url"}),
+    ({**VALID, "url": "http://\u2488.example/"}, {"url"}),
+    ({**VALID, "url": "http://xn--zz.test/"}, {"url"}),
+    # Line and paragraph separators are control characters too (issue 10, item 12).
+    ({**VALID, "name": "forged\u2028INFO webserver 1: healthy"}, {"name"}),
+    ({**VALID, "name": "forged\u2029line"}, {"name"}),
     ({**VALID, "interval_seconds": 0}, {"interval_seconds"}),
     ({**VALID, "interval_seconds": 61}, {"interval_seconds"}),
     ({**VALID, "timeout_seconds": 0}, {"timeout_seconds"}),
@@ -158,6 +167,71 @@ def test_create_rejects_an_unreadable_body_with_400_naming_the_field(
     assert listed(client) == []
 
 
+def test_create_rejects_invalid_utf8_in_a_field_with_400_naming_it(client: Client) -> None:
+    # Issue 10, item 4: this was a 500.
+    body = b'{"name":"\xff", "url": "http://shop.test/"}'
+    response = client.post("/webservers", content=body, headers={"content-type": "application/json"})
+    assert_problem(response, 400, "invalid-request", fields={"name"})
+    assert listed(client) == []
+
+
+@pytest.mark.parametrize(
+    "content", [b'{"name":"\xff"}', b'{"name":' + b"[" * 1000 + b"]" * 1000 + b"}", b'{"url": "\xff"}']
+)
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+def test_changes_reject_a_body_that_is_not_json_with_400(client: Client, method: str, content: bytes) -> None:
+    created = new_webserver(client)
+    response = client.request(
+        method, f"/webservers/{created['id']}", content=content, headers={"content-type": "application/json"}
+    )
+    assert_problem(response, 400, "invalid-request")
+    assert client.get(f"/webservers/{created['id']}").json() == {
+        **created,
+        "last_requests": [],
+        "last_event": None,
+    }
+
+
+def test_an_unreadable_body_names_every_unreadable_field(client: Client) -> None:
+    response = client.post("/webservers", json={"name": 7, "colour": "blue", "verify_tls": "no"})
+    assert_problem(response, 400, "invalid-request", fields={"name", "colour", "verify_tls", "url"})
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("http://shop.test/health", "HTTP://SHOP.TEST/health"),
+        ("http://shop.test/health", "http://shop.test:80/health"),
+        ("https://shop.test/", "https://shop.test:443/"),
+        ("https://shop.test/", "https://shop.test"),
+        ("http://shop.test/health", "http://shop.test/health#status"),
+    ],
+)
+def test_create_sees_another_spelling_of_a_watched_url_as_a_duplicate(
+    client: Client, first: str, second: str
+) -> None:
+    created = new_webserver(client, 1, url=first)
+    response = client.post("/webservers", json={"name": "again", "url": second})
+    problem = assert_problem(response, 409, "webserver-already-registered")
+    assert created["url"] in problem["detail"]
+    assert [item["url"] for item in listed(client)] == [created["url"]]
+
+
+def test_a_url_is_stored_and_shown_in_one_spelling(client: Client) -> None:
+    created = new_webserver(client, url="HTTPS://Shop.Test:443/Health?Q=1#top")
+    assert created["url"] == "https://shop.test/Health?Q=1"
+
+
+@pytest.mark.parametrize("method", ["PATCH", "PUT"])
+def test_changes_see_another_spelling_of_a_watched_url_as_a_duplicate(client: Client, method: str) -> None:
+    new_webserver(client, 1, url="http://one.test/")
+    second = new_webserver(client, 2, url="http://two.test/")
+    response = client.request(
+        method, f"/webservers/{second['id']}", json={"name": "two", "url": "HTTP://ONE.test:80/#x"}
+    )
+    assert_problem(response, 409, "webserver-already-registered")
+
+
 def test_create_reads_a_whole_number_written_with_a_fraction_as_an_integer(client: Client) -> None:
     # JSON Schema counts 30.0 as an integer; 30.5 stays a type error (see UNREADABLE).
     created = client.post("/webservers", json={**VALID, "interval_seconds": 30.0}).json()
@@ -165,7 +239,18 @@ def test_create_reads_a_whole_number_written_with_a_fraction_as_an_integer(clien
     assert isinstance(created["interval_seconds"], int)
 
 
-@pytest.mark.parametrize("content", [b"", b"{", b"name=shop", b"\xff\xfe", b'{"name": "shop",}'])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"{",
+        b"name=shop",
+        b"\xff\xfe",
+        b'{"name": "shop",}',
+        b'{"name":' + b"[" * 1000 + b"]" * 1000 + b"}",  # nested 1,000 deep, 2 KB (issue 10, item 4)
+        b"[" * 20_000 + b"]" * 20_000,
+    ],
+)
 def test_create_rejects_a_body_that_is_not_json_with_400(client: Client, content: bytes) -> None:
     response = client.post("/webservers", content=content, headers={"content-type": "application/json"})
     assert_problem(response, 400, "invalid-request", fields={"body"})
@@ -276,8 +361,11 @@ def test_list_pages_hold_100_by_default(client: Client, container: Container) ->
         ({"limit": "1001"}, 422, "invalid-field", "limit"),
         ({"limit": "-5"}, 422, "invalid-field", "limit"),
         ({"cursor": "not-a-cursor"}, 422, "invalid-cursor", "cursor"),
-        ({"cursor": "eyJhZnRlciI6MH0"}, 422, "invalid-cursor", "cursor"),  # {"after":0}
+        ({"cursor": "eyJhZnRlciI6MH0"}, 422, "invalid-cursor", "cursor"),  # {"after":0} in the old form
         ({"cursor": "eyJhZnRlciI6IjEifQ"}, 422, "invalid-cursor", "cursor"),  # {"after":"1"}
+        ({"cursor": ""}, 422, "invalid-cursor", "cursor"),
+        ({"cursor": "-1"}, 422, "invalid-cursor", "cursor"),
+        ({"cursor": "1.2"}, 422, "invalid-cursor", "cursor"),  # a history cursor
     ],
 )
 def test_list_rejects_bad_query_parameters(
@@ -487,6 +575,16 @@ def test_history_is_newest_first_and_filters_by_time(client: Client, container: 
     assert [item["started_at"][11:16] for item in offset["items"]] == ["00:05", "00:04"]
 
 
+def test_history_with_since_after_until_is_an_empty_page(client: Client, container: Container) -> None:
+    # An empty range, not an error: the schema cannot state a rule between two parameters.
+    created = new_webserver(client)
+    record(container, [succeeded(webserver_id(created), EPOCH)])
+    params = {"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"}
+    response = client.get(f"/webservers/{created['id']}/requests", params=params)
+    assert response.status_code == 200
+    assert response.json() == {"items": [], "next_cursor": None}
+
+
 def test_history_of_a_webserver_without_requests_is_empty(client: Client) -> None:
     created = new_webserver(client)
     assert client.get(f"/webservers/{created['id']}/requests").json() == {"items": [], "next_cursor": None}
@@ -497,7 +595,14 @@ def test_history_of_a_webserver_without_requests_is_empty(client: Client) -> Non
     [
         ({"since": "2026-01-01T00:00:00"}, 422, "invalid-field", "since"),
         ({"until": "2026-01-01T00:00:00"}, 422, "invalid-field", "until"),
-        ({"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"}, 422, "invalid-field", "since"),
+        # No UTC equivalent, or too close to one (issue 10, item 3).
+        ({"since": "0001-01-01T00:00:00+01:00"}, 422, "invalid-field", "since"),
+        ({"until": "9999-12-31T23:59:59-01:00"}, 422, "invalid-field", "until"),
+        ({"until": "0001-01-01T23:00:00+01:00"}, 422, "invalid-field", "until"),
+        ({"since": "0000-01-01T00:00:00Z"}, 400, "invalid-request", "since"),
+        ({"since": "2026-01-01 00:00:00Z"}, 400, "invalid-request", "since"),
+        ({"since": "2026-01-01T00:00:00+0100"}, 400, "invalid-request", "since"),
+        ({"since": "2026-02-30T00:00:00Z"}, 400, "invalid-request", "since"),
         ({"since": "yesterday"}, 400, "invalid-request", "since"),
         ({"since": "1767225600"}, 400, "invalid-request", "since"),  # a Unix time is not ISO 8601
         ({"until": "2026-13-01T00:00:00Z"}, 400, "invalid-request", "until"),
@@ -505,7 +610,9 @@ def test_history_of_a_webserver_without_requests_is_empty(client: Client) -> Non
         ({"limit": "1001"}, 422, "invalid-field", "limit"),
         ({"limit": "many"}, 400, "invalid-request", "limit"),
         ({"cursor": "%%%"}, 422, "invalid-cursor", "cursor"),
-        ({"cursor": "eyJhZnRlciI6MX0"}, 422, "invalid-cursor", "cursor"),  # a webserver-list cursor
+        ({"cursor": "eyJhZnRlciI6MX0"}, 422, "invalid-cursor", "cursor"),
+        ({"cursor": "5"}, 422, "invalid-cursor", "cursor"),  # a webserver-list cursor
+        ({"cursor": ""}, 422, "invalid-cursor", "cursor"),
     ],
 )
 def test_history_rejects_bad_query_parameters(

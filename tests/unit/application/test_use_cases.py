@@ -174,11 +174,14 @@ def test_history_of_unknown_webserver_raises_not_found(store: InMemoryStore) -> 
         ListProbeHistory(InMemoryUnitOfWork(store)).execute(WebserverId(3))
 
 
-def test_history_rejects_since_after_until(register: RegisterWebserver, store: InMemoryStore) -> None:
+def test_history_with_since_after_until_is_empty(
+    register: RegisterWebserver, record: RecordProbeResults, store: InMemoryStore
+) -> None:
     created = register.execute(settings(1))
-    with pytest.raises(InvalidField) as raised:
-        ListProbeHistory(InMemoryUnitOfWork(store)).execute(created.id, since=EPOCH + at(1), until=EPOCH)
-    assert raised.value.field == "since"
+    record.execute([succeeded(created.id, EPOCH)])
+    page = ListProbeHistory(InMemoryUnitOfWork(store)).execute(created.id, since=EPOCH + at(1), until=EPOCH)
+    assert page.items == []
+    assert page.next_cursor is None
 
 
 def test_record_applies_results_in_probe_start_order(

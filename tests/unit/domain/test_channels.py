@@ -9,6 +9,7 @@ import pytest
 
 from healthmon.domain.channels import SECRET_KEY_BYTES_RANGE, SECRET_PATTERN, ChannelKind, ChannelSettings
 from healthmon.domain.errors import InvalidField
+from healthmon.domain.patterns import ANY_URL_PATTERN
 
 
 def webhook(secret: str) -> ChannelSettings:
@@ -48,3 +49,24 @@ def test_an_apprise_url_may_hold_a_token_where_a_port_would_be() -> None:
     assert ChannelSettings(kind=ChannelKind.APPRISE, url=url).url == url
     with pytest.raises(InvalidField):
         ChannelSettings(kind=ChannelKind.WEBHOOK, url="https://receiver.test:AAE/")
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("slack://T000/B000/XXXX", True),
+        ("mailto://user:pass@mail.test", True),
+        ("json://localhost:8080/hook", True),
+        ("slack://T000/B000 XXXX", False),
+        ("slack://T000/\u200bB000", False),
+        ("1slack://T000", False),
+        ("no scheme", False),
+    ],
+)
+def test_an_apprise_url_has_a_scheme_and_no_spaces_or_controls(url: str, allowed: bool) -> None:
+    assert (re.fullmatch(ANY_URL_PATTERN, url) is not None) is allowed
+    if allowed:
+        assert ChannelSettings(kind=ChannelKind.APPRISE, url=url).url == url
+    else:
+        with pytest.raises(InvalidField):
+            ChannelSettings(kind=ChannelKind.APPRISE, url=url)

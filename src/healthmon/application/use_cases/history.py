@@ -16,7 +16,7 @@ class ListProbeHistory:
     """List one webserver's probe results (its requests).
 
     - Newest first, by probe start time then id.
-    - Optional time range: since <= started_at < until; since after until is invalid.
+    - Optional time range: since <= started_at < until (empty when since is not before until).
     - Keyset pagination: pages tile the history with no gaps or repeats.
     - An unknown webserver raises WebserverNotFound (an empty history is a valid answer).
     """
@@ -38,8 +38,6 @@ class ListProbeHistory:
         for field, moment in (("since", since), ("until", until)):
             if moment is not None and moment.tzinfo is None:
                 raise InvalidField.single(field, "must include a timezone")
-        if since is not None and until is not None and since > until:
-            raise InvalidField.single("since", "must not be later than until")
         with self._uow as uow:
             require_webserver(uow.webservers.get(webserver_id), webserver_id)
             rows = uow.probe_results.history(

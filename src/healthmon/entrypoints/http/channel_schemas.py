@@ -17,12 +17,15 @@ from msgspec import UNSET, Meta, UnsetType
 from healthmon.domain.channels import SECRET_PATTERN, Channel, ChannelChanges, ChannelKind, ChannelSettings
 from healthmon.domain.deliveries import Delivery, DeliveryStatus
 from healthmon.domain.errors import InvalidField
-from healthmon.domain.webserver import NAME_MAX_LENGTH, URL_MAX_LENGTH, WebserverId
+from healthmon.domain.patterns import (
+    ANY_URL_PATTERN,
+    NAME_MAX_LENGTH,
+    NAME_PATTERN,
+    URL_MAX_LENGTH,
+    URL_PATTERN,
+)
+from healthmon.domain.webserver import WebserverId
 from healthmon.entrypoints.http.cursors import MAX_WEBSERVER_ID
-
-# Any URL with a scheme, as apprise URLs are (slack://..., mailto://..., json://...).
-ANY_URL_PATTERN: Final = "^[A-Za-z][A-Za-z0-9+.-]*:"
-WEBHOOK_URL_PATTERN: Final = "^[Hh][Tt][Tt][Pp][Ss]?://"
 
 # The rules that tie fields together, for the OpenAPI schema of a new channel.
 BODY_RULES: Final[dict[str, Any]] = {
@@ -31,7 +34,7 @@ BODY_RULES: Final[dict[str, Any]] = {
         {
             "properties": {
                 "kind": {"const": ChannelKind.WEBHOOK.value},
-                "url": {"pattern": WEBHOOK_URL_PATTERN},
+                "url": {"pattern": URL_PATTERN},
             }
         },
         {"properties": {"kind": {"const": ChannelKind.APPRISE.value}, "secret": {"type": "null"}}},
@@ -51,11 +54,10 @@ Kind = Annotated[
 ChannelUrl = Annotated[
     str,
     _documented(
-        f"Where events go, at most {URL_MAX_LENGTH} characters with no spaces or control characters. A "
-        "webhook: an absolute http or https URL with a host. Apprise: any URL apprise has a plugin for "
-        "(slack://..., discord://..., mailto://..., ntfy://..., json://...). It may hold tokens: it is "
-        "never logged, and shown only to API clients.",
-        minLength=1,
+        f"Where events go, at most {URL_MAX_LENGTH} characters with no white space or control characters. "
+        "A webhook: an absolute http or https URL, with the host and port rules of a webserver's URL. "
+        "Apprise: any URL apprise has a plugin for (slack://..., discord://..., mailto://..., ntfy://..., "
+        "json://...). It may hold tokens: it is never logged, and shown only to API clients.",
         maxLength=URL_MAX_LENGTH,
         pattern=ANY_URL_PATTERN,
     ),
@@ -71,9 +73,9 @@ Secret = Annotated[
 ChannelName = Annotated[
     str,
     _documented(
-        f"What to call the channel: 1 to {NAME_MAX_LENGTH} characters once surrounding spaces are trimmed, "
-        "no control characters.",
-        minLength=1,
+        f"What to call the channel: 1 to {NAME_MAX_LENGTH} characters once surrounding white space is "
+        "trimmed, with no control, format or line/paragraph separator characters.",
+        pattern=NAME_PATTERN,
     ),
 ]
 WebserverIds = Annotated[

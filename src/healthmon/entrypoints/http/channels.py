@@ -41,12 +41,12 @@ from healthmon.entrypoints.http.channel_schemas import (
     TestEventOut,
 )
 from healthmon.entrypoints.http.cursors import (
-    MAX_CURSOR_LENGTH,
     MAX_DELIVERY_ID,
+    SEQUENCE_CURSOR_PATTERN,
     decode_delivery_cursor,
     encode_delivery_cursor,
 )
-from healthmon.entrypoints.http.schemas import problem_responses, strict_body
+from healthmon.entrypoints.http.schemas import BodyRequest, StrictBody, problem_responses
 
 # Channel ids are 32-bit integers in the database.
 MAX_CHANNEL_ID: Final = 2**31 - 1
@@ -92,8 +92,10 @@ Limit = Annotated[
 Cursor = Annotated[
     str | None,
     QueryParameter(
-        description="The `next_cursor` of the previous page; leave out for the first page.",
-        schema_extra={"minLength": 1, "maxLength": MAX_CURSOR_LENGTH},
+        description="The `next_cursor` of the previous page; leave out for the first page. Pass back what "
+        "you were given: any string of this pattern is a position, and one beyond every item gives an "
+        "empty page.",
+        schema_extra={"pattern": SEQUENCE_CURSOR_PATTERN},
     ),
 ]
 
@@ -116,11 +118,13 @@ class ChannelController(Controller):
 
     path = "/channels"
     tags = ["channels"]  # noqa: RUF012 - Litestar reads this class attribute
+    request_class = BodyRequest
 
     @post(
         sync_to_thread=True,
         summary="Register an alert channel",
-        before_request=strict_body(ChannelIn),
+        dto=StrictBody[ChannelIn],
+        return_dto=None,
         response_headers=[
             ResponseHeader(
                 name="Location",
@@ -162,7 +166,8 @@ class ChannelController(Controller):
         "/{channel_id:int}",
         sync_to_thread=True,
         summary="Change some settings of an alert channel",
-        before_request=strict_body(ChannelPatch),
+        dto=StrictBody[ChannelPatch],
+        return_dto=None,
         responses=problem_responses(404, 413, 415, 422, *_WRITE, described=_DESCRIBED),
     )
     def update(

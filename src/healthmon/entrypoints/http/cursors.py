@@ -1,17 +1,23 @@
-"""Opaque page cursors: urlsafe base64 of a small JSON object naming the last item of the previous page.
+"""Page cursors: short strings naming the last item of the previous page.
 
-Clients must treat a cursor as an opaque string. Anything that does not decode to a position this
-API could have produced raises InvalidCursor, a 422 naming the `cursor` field.
+Clients should pass back the `next_cursor` they were given and not build their own. A cursor is a
+position, not a secret: every string matching the pattern is one (so the OpenAPI schema states the
+whole rule), and a made-up position just starts a page there. A position beyond every item pages
+from the end (an empty page, or for history the newest requests), never an error. Anything that
+does not match the pattern raises InvalidCursor, a 422 naming the `cursor` field.
+
+- List cursor: the id of the last webserver of the previous page, in decimal.
+- History cursor: `<start>.<id>`, the start of the previous page's last request in microseconds
+  since 1970-01-01T00:00:00Z (negative before), then its id.
+- Events cursor: the sequence of the last event read, in decimal (0: the start of the feed).
+- Deliveries cursor: the id of the last delivery of the previous page, in decimal.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-from datetime import datetime
-from typing import TypeVar
-
-import msgspec
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Final
 
 from healthmon.application.ports import HistoryCursor
 from healthmon.domain.deliveries import DeliveryId
@@ -20,97 +26,78 @@ from healthmon.domain.probe import ProbeId
 from healthmon.domain.webserver import WebserverId
 
 # Webserver ids are 32-bit integers in the database; probe ids are 64-bit.
-MAX_WEBSERVER_ID = 2**31 - 1
-MAX_PROBE_ID = 2**63 - 1
-# A cursor this API writes is well under 100 characters; refuse to decode anything much longer.
-MAX_CURSOR_LENGTH = 200
+MAX_WEBSERVER_ID: Final = 2**31 - 1
+MAX_PROBE_ID: Final = 2**63 - 1
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND: Final = timedelta(microseconds=1)
+_EARLIEST: Final = (datetime.min.replace(tzinfo=UTC) - _EPOCH) // _MICROSECOND
+_LATEST: Final = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // _MICROSECOND
 
-PositionT = TypeVar("PositionT", bound=msgspec.Struct)
+# Wide enough for every position (ids of 10 and 19 digits, 18 digits of microseconds); larger
+# numbers are clamped to the last position.
+LIST_CURSOR_PATTERN: Final = f"^[0-9]{{1,{len(str(MAX_WEBSERVER_ID))}}}$"
+HISTORY_CURSOR_PATTERN: Final = f"^-?[0-9]{{1,{len(str(_LATEST))}}}\\.[0-9]{{1,{len(str(MAX_PROBE_ID))}}}$"
+# Event sequences and delivery ids: 64-bit integers in the database, written in decimal.
+MAX_SEQUENCE: Final = 2**63 - 1
+MAX_DELIVERY_ID: Final = 2**63 - 1
+SEQUENCE_CURSOR_PATTERN: Final = f"^[0-9]{{1,{len(str(MAX_SEQUENCE))}}}$"
+_LIST_CURSOR: Final = re.compile(LIST_CURSOR_PATTERN)
+_HISTORY_CURSOR: Final = re.compile(HISTORY_CURSOR_PATTERN)
+_SEQUENCE_CURSOR: Final = re.compile(SEQUENCE_CURSOR_PATTERN)
 
 
 class InvalidCursor(InvalidField):
-    """The cursor was not produced by this API (or was altered); nothing was read."""
+    """The cursor is not one this API writes; nothing was read."""
 
-    def __init__(self) -> None:
-        super().__init__(FieldProblem("cursor", "is not a cursor this API returned"))
-
-
-class _ListPosition(msgspec.Struct, forbid_unknown_fields=True):
-    after: int
-
-
-class _HistoryPosition(msgspec.Struct, forbid_unknown_fields=True):
-    started_at: datetime
-    id: int
-
-
-def _encode(position: msgspec.Struct) -> str:
-    return base64.urlsafe_b64encode(msgspec.json.encode(position)).decode("ascii").rstrip("=")
-
-
-def _decode(cursor: str, position_type: type[PositionT]) -> PositionT:
-    if not cursor or len(cursor) > MAX_CURSOR_LENGTH or not cursor.isascii():
-        raise InvalidCursor
-    try:
-        # validate=True: a character outside the alphabet is an error, not silently skipped.
-        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
-        return msgspec.json.decode(raw, type=position_type)
-    except (binascii.Error, ValueError, msgspec.DecodeError) as exc:
-        raise InvalidCursor from exc
+    def __init__(self, field: str = "cursor") -> None:
+        super().__init__(FieldProblem(field, "is not a cursor this API returned"))
 
 
 def encode_list_cursor(after: WebserverId) -> str:
     """The cursor of the webserver list page that starts after this id."""
-    return _encode(_ListPosition(after=after))
+    return str(after)
 
 
 def decode_list_cursor(cursor: str) -> WebserverId:
     """The id a webserver list cursor points past; InvalidCursor when it is not one."""
-    position = _decode(cursor, _ListPosition)
-    if not 1 <= position.after <= MAX_WEBSERVER_ID:
+    if _LIST_CURSOR.fullmatch(cursor) is None:
         raise InvalidCursor
-    return WebserverId(position.after)
+    return WebserverId(min(int(cursor), MAX_WEBSERVER_ID))
 
 
 def encode_history_cursor(position: HistoryCursor) -> str:
     """The cursor of the history page that starts just older than this probe."""
-    return _encode(_HistoryPosition(started_at=position.started_at, id=position.probe_id))
+    return f"{(position.started_at - _EPOCH) // _MICROSECOND}.{position.probe_id}"
 
 
 def decode_history_cursor(cursor: str) -> HistoryCursor:
-    """The probe a history cursor points past; InvalidCursor when it is not one."""
-    position = _decode(cursor, _HistoryPosition)
-    if position.started_at.tzinfo is None or not 1 <= position.id <= MAX_PROBE_ID:
+    """The probe a history cursor points past (in UTC); InvalidCursor when it is not one."""
+    if _HISTORY_CURSOR.fullmatch(cursor) is None:
         raise InvalidCursor
-    return HistoryCursor(position.started_at, ProbeId(position.id))
-
-
-# Event sequences and delivery ids are 64-bit integers in the database.
-MAX_SEQUENCE = 2**63 - 1
-MAX_DELIVERY_ID = 2**63 - 1
+    start, _, probe_id = cursor.partition(".")
+    micros = min(max(int(start), _EARLIEST), _LATEST)
+    return HistoryCursor(_EPOCH + micros * _MICROSECOND, ProbeId(min(int(probe_id), MAX_PROBE_ID)))
 
 
 def encode_event_cursor(sequence: int) -> str:
     """The cursor of the feed page that starts after this sequence (0: the start of the feed)."""
-    return _encode(_ListPosition(after=sequence))
+    return str(sequence)
 
 
 def decode_event_cursor(cursor: str) -> int:
-    """The sequence an events cursor points past; InvalidCursor when it is not one."""
-    position = _decode(cursor, _ListPosition)
-    if not 0 <= position.after <= MAX_SEQUENCE:
-        raise InvalidCursor
-    return position.after
+    """The sequence an events cursor points past; InvalidCursor (naming `after`) when it is not one."""
+    if _SEQUENCE_CURSOR.fullmatch(cursor) is None:
+        raise InvalidCursor("after")
+    return min(int(cursor), MAX_SEQUENCE)
 
 
 def encode_delivery_cursor(after: DeliveryId) -> str:
     """The cursor of the deliveries page that starts after this delivery."""
-    return _encode(_ListPosition(after=after))
+    return str(after)
 
 
 def decode_delivery_cursor(cursor: str) -> DeliveryId:
     """The delivery id a deliveries cursor points past; InvalidCursor when it is not one."""
-    position = _decode(cursor, _ListPosition)
-    if not 1 <= position.after <= MAX_DELIVERY_ID:
+    if _SEQUENCE_CURSOR.fullmatch(cursor) is None:
         raise InvalidCursor
-    return DeliveryId(position.after)
+    return DeliveryId(min(int(cursor), MAX_DELIVERY_ID))

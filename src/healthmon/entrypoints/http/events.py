@@ -17,8 +17,8 @@ from healthmon.application.use_cases.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_S
 from healthmon.domain.errors import InvalidField
 from healthmon.domain.webserver import WebserverId
 from healthmon.entrypoints.http.cursors import (
-    MAX_CURSOR_LENGTH,
     MAX_WEBSERVER_ID,
+    SEQUENCE_CURSOR_PATTERN,
     decode_event_cursor,
     encode_event_cursor,
 )
@@ -30,8 +30,9 @@ After = Annotated[
     str | None,
     QueryParameter(
         description="The `next_cursor` of the previous answer: only events that came after it. Leave out "
-        "to read from the first event.",
-        schema_extra={"minLength": 1, "maxLength": MAX_CURSOR_LENGTH},
+        "to read from the first event. Pass back what you were given: any string of this pattern is a "
+        "position, and one beyond every event gives an empty page.",
+        schema_extra={"pattern": SEQUENCE_CURSOR_PATTERN},
     ),
 ]
 FeedLimit = Annotated[

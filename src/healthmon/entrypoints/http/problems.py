@@ -7,10 +7,11 @@
 - Anything else is a bug: a 500 whose body says nothing about it; the traceback goes to the log.
 
 Status policy: 400 `invalid-request` when the request cannot be read as the declared types (not
-JSON, not an object, unknown or missing fields, a wrong JSON type, a query or path parameter that
-does not parse); 422 `invalid-field` when it can, but a value breaks a rule (a length, a range, the
-URL rules, since after until, a datetime without a timezone); 422 `invalid-cursor` for a cursor
-this API did not produce. Both 400 and 422 carry `errors`: [{"field", "message"}, ...].
+JSON in UTF-8, nested too deeply, not an object, unknown or missing fields, a wrong JSON type, a
+query or path parameter that does not parse); 422 `invalid-field` when it can, but a value breaks a
+rule (a length, a range, the name and URL patterns, a datetime without a timezone or with no UTC
+equivalent); 422 `invalid-cursor` for a cursor not of the cursor pattern. Both 400 and 422 carry
+`errors`: [{"field", "message"}, ...]. A client that leaves mid-body gets no answer and one debug line.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from healthmon.domain.errors import (
 )
 from healthmon.entrypoints.http.cursors import InvalidCursor
 from healthmon.entrypoints.http.health_checks import NotReady
-from healthmon.entrypoints.http.schemas import MAX_BODY_BYTES
+from healthmon.entrypoints.http.schemas import MAX_BODY_BYTES, ClientDisconnected
 
 logger = logging.getLogger(__name__)
 
@@ -135,7 +136,10 @@ def to_problem(exc: HealthmonError) -> ProblemDetailsException:
 def http_exception_to_problem(exc: HTTPException) -> ProblemDetailsException:
     """The problem for one of Litestar's HTTP errors; a 5xx never shows its detail."""
     status = HTTPStatus(exc.status_code)
-    if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+    if isinstance(exc, ClientDisconnected):
+        # Routine on a flaky network, and the answer reaches no one: not worth more than a debug line.
+        logger.debug("client disconnected before sending the whole body")
+    elif status >= HTTPStatus.INTERNAL_SERVER_ERROR:
         logger.error("answering %s for %s", int(status), type(exc).__name__, exc_info=exc)
         return _problem(
             Problem(int(status), "internal-error", status.phrase), _HIDDEN_DETAIL, headers=exc.headers
@@ -149,14 +153,7 @@ def http_exception_to_problem(exc: HTTPException) -> ProblemDetailsException:
     if isinstance(exc.extra, list):
         # Litestar's validation errors: [{"message": ..., "key": ..., "source": ...}, ...]; its
         # detail names only the URL, so the detail is rebuilt from the fields.
-        fields = [
-            (
-                str(item.get("key") or item.get("source") or "request"),
-                str(item.get("message", "")).replace("`", ""),
-            )
-            for item in exc.extra
-            if isinstance(item, dict)
-        ]
+        fields = [_validation_field(item) for item in exc.extra if isinstance(item, dict)]
         extra = _field_errors(fields)
         detail = (
             "The request could not be read: "
@@ -164,6 +161,18 @@ def http_exception_to_problem(exc: HTTPException) -> ProblemDetailsException:
             + "."
         )
     return _problem(Problem(int(status), slug, title), detail, headers=exc.headers, extra=extra)
+
+
+# The handlers' parameter for the body: Litestar names it when the body is empty (StrictBody reads
+# every other body and names the fields itself).
+_BODY_PARAMETER: Final = "data"
+
+
+def _validation_field(item: dict[str, Any]) -> tuple[str, str]:
+    key = str(item.get("key") or item.get("source") or "request")
+    if key == _BODY_PARAMETER:
+        return "body", "is empty; send a JSON object"
+    return key, str(item.get("message", "")).replace("`", "")
 
 
 def unexpected_to_problem(exc: Exception) -> ProblemDetailsException:

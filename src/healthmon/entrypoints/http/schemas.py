@@ -1,40 +1,50 @@
 """Request and response bodies: msgspec Structs that check types only and convert to and from the domain.
 
-Value rules (lengths, ranges, what a URL must be) belong to the domain: WebserverSettings reports every
-bad field at once. The ranges appear here only as documentation in the OpenAPI schema (through
-`extra_json_schema`, which Litestar copies into the schema and msgspec never enforces), so a value
-out of range reaches the domain and comes back as a 422 listing every bad field.
+Value rules (lengths, ranges, what a name and a URL must be) belong to the domain: WebserverSettings
+reports every bad field at once. The OpenAPI schema states the same rules from the domain's own
+constants and patterns (through `extra_json_schema`, which Litestar copies into the schema and
+msgspec never enforces), so a value that breaks one reaches the domain and comes back as a 422
+listing every bad field, and a client checking the schema refuses exactly what the server refuses.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime
-from typing import Annotated, Any, Final, Literal
+from collections.abc import Mapping
+from datetime import MAXYEAR, MINYEAR, datetime
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar
 
 import msgspec
 from litestar import Request
-from litestar.exceptions import ValidationException
+from litestar.dto import MsgspecDTO
+from litestar.exceptions import ClientException, InternalServerException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from msgspec import UNSET, Meta, UnsetType
 
 from healthmon.application.ports import WorkerInfo
 from healthmon.application.use_cases.webservers import WebserverDetails, WebserverPage
+from healthmon.domain.errors import InvalidField
 from healthmon.domain.events import EventType, RecordedEvent
 from healthmon.domain.health import HEALTHY_AFTER, THRESHOLD_RANGE, UNHEALTHY_AFTER, HealthState
+from healthmon.domain.patterns import NAME_MAX_LENGTH, NAME_PATTERN, URL_MAX_LENGTH, URL_PATTERN
 from healthmon.domain.probe import ErrorKind, ProbeResult, RecordedProbe
 from healthmon.domain.webserver import (
     MAX_INTERVAL_SECONDS,
     MAX_TIMEOUT_SECONDS,
-    NAME_MAX_LENGTH,
     SECONDS_RANGE,
-    URL_MAX_LENGTH,
     Webserver,
     WebserverChanges,
     WebserverSettings,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator
+
+    from litestar._openapi.schema_generation import SchemaCreator
+    from litestar.dto._backend import DTOBackend
+    from litestar.openapi.spec import Reference, Schema
+    from litestar.typing import FieldDefinition
 
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
 # The largest request body the API reads (the app's request_max_body_size); larger is a 413.
@@ -59,20 +69,22 @@ def _threshold(what: str) -> Meta:
 Name = Annotated[
     str,
     _documented(
-        f"What to call the server: 1 to {NAME_MAX_LENGTH} characters once surrounding spaces are trimmed, "
-        "no control characters.",
-        minLength=1,
+        f"What to call the server: 1 to {NAME_MAX_LENGTH} characters once surrounding white space is "
+        "trimmed, with no control, format or line/paragraph separator characters.",
+        pattern=NAME_PATTERN,
     ),
 ]
 Url = Annotated[
     str,
-    # The pattern is a necessary condition only: the domain also needs a host and a valid port.
     _documented(
-        f"The absolute http or https URL to probe, with a host; at most {URL_MAX_LENGTH} characters, "
-        "no spaces or control characters.",
-        minLength=1,
+        f"The absolute http or https URL to probe, at most {URL_MAX_LENGTH} characters, no white space "
+        "or control characters. The host is a name of dot-separated ASCII labels of 1 to 63 letters, "
+        "digits, hyphens or underscores (an international name in its IDNA `xn--` form, whose `xn--` "
+        "labels must decode as IDNA), an IPv4 address or a bracketed IPv6 address; the port is 1 to "
+        "65535. It is stored in one spelling: lower-case scheme and host, no default port (80, 443), "
+        "`/` for an empty path, no `#fragment`; two URLs with the same spelling are the same webserver.",
         maxLength=URL_MAX_LENGTH,
-        pattern="^[Hh][Tt][Tt][Pp][Ss]?://",
+        pattern=URL_PATTERN,
     ),
 ]
 IntervalSeconds = Annotated[int, _seconds("Time between the starts of two probes")]
@@ -370,10 +382,10 @@ class ProblemOut(msgspec.Struct, kw_only=True):
 
 
 _DESCRIPTIONS: Final[dict[int, str]] = {
-    400: "The request could not be read as the declared types: a body that is not a JSON object, "
-    "unknown or missing fields, a wrong type, a parameter that does not parse. Without API keys, also "
-    "a Host header that is not a loopback name or address nor one of HEALTHMON_ALLOWED_HOSTS "
-    "(type /problems/host-not-allowed).",
+    400: "The request could not be read as the declared types: a body that is not a JSON object in "
+    "UTF-8 (or is nested too deeply), unknown or missing fields, a wrong type, a parameter that does "
+    "not parse. Without API keys, also a Host header that is not a loopback name or address nor one "
+    "of HEALTHMON_ALLOWED_HOSTS (type /problems/host-not-allowed).",
     401: "No API key, or not one of the configured keys (only when API keys are configured).",
     403: "A read-only API key was used for a change.",
     404: "No webserver has this id.",
@@ -400,67 +412,151 @@ def problem_responses(*statuses: int, described: Mapping[int, str] | None = None
     }
 
 
-_UNKNOWN_FIELD = re.compile(r"Object contains unknown field `(?P<field>.*)`")
-_MISSING_FIELD = re.compile(r"Object missing required field `(?P<field>.*)`")
-
-
-def _body_problem(exc: msgspec.ValidationError) -> tuple[str, str]:
-    # msgspec reports the first problem as "<what> - at `$.<field>`"; the fields here are all top-level.
-    message, _, where = str(exc).partition(" - at `")
-    if match := _UNKNOWN_FIELD.fullmatch(message):
-        return match["field"], "is not a field of this resource"
-    if match := _MISSING_FIELD.fullmatch(message):
-        return match["field"], "is required"
-    field = where.removesuffix("`").removeprefix("$").removeprefix(".")
-    if not field:
-        return "body", "must be a JSON object" if message.startswith("Expected `object`") else message
-    return field, message
+_MONTH_DAY_TIME: Final = (
+    "-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\\.[0-9]+)?"
+)
+_MIDDLE_YEARS: Final = (
+    "(?:000[2-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+)
+# RFC 3339 with a timezone, as the `since` and `until` parameters take it: the date and time (the
+# calendar is checked by `format: date-time`), then Z or an offset; in the years 0001 and 9999 only
+# UTC, so that every accepted time has a UTC equivalent.
+DATE_TIME_PATTERN: Final = (
+    f"^(?:{_MIDDLE_YEARS}{_MONTH_DAY_TIME}(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+    f"|(?:{MINYEAR:04}|{MAXYEAR}){_MONTH_DAY_TIME}(?:Z|[+-]00:00))$"
+)
+_DATE_TIME: Final = re.compile(DATE_TIME_PATTERN)
 
 
 def instant(field: str, text: str | None) -> datetime | None:
-    """A query parameter read as an RFC 3339 date-time (None when absent); anything else is a 400.
+    """A query parameter read as an RFC 3339 date-time matching DATE_TIME_PATTERN (None when absent).
 
-    A time without a timezone parses here and is refused by the use case, which names the field.
+    Text that is no such time is a 400; one that is, but breaks a rule of the pattern, a 422: a time
+    without a timezone (refused by the use case, which names the field), or one in the years 0001 or
+    9999 that is not in UTC, as it may have no UTC equivalent.
     """
     if text is None:
         return None
     try:
-        return msgspec.convert(text, datetime, strict=True)
+        moment = msgspec.convert(text, datetime, strict=True)
     except msgspec.ValidationError as exc:
-        raise ValidationException(
-            extra=[{"key": field, "message": "must be an ISO 8601 date and time", "source": "query"}]
-        ) from exc
+        raise _unreadable(field, "must be an RFC 3339 date and time", source="query") from exc
+    if moment.tzinfo is None:
+        return moment
+    if not _in_utc_range(moment):
+        raise InvalidField.single(field, f"must be in UTC (Z) in the years {MINYEAR:04} and {MAXYEAR}")
+    if _DATE_TIME.fullmatch(text) is None:
+        raise _unreadable(field, "must be an RFC 3339 date and time (T and Z in capitals)", source="query")
+    return moment
 
 
-def _integral_floats_as_ints(value: object) -> object:
-    # JSON Schema counts 5.0 as an integer, and some clients cannot write 5; no field here is a float.
-    if isinstance(value, dict):
-        return {
-            key: int(item) if isinstance(item, float) and item.is_integer() else item
-            for key, item in value.items()
-        }
+def _in_utc_range(moment: datetime) -> bool:
+    offset = moment.utcoffset()
+    return moment.year not in (MINYEAR, MAXYEAR) or offset is None or not offset
+
+
+def _unreadable(field: str, message: str, *, source: str = "body") -> ValidationException:
+    return ValidationException(extra=[{"key": field, "message": message, "source": source}])
+
+
+StructT = TypeVar("StructT", bound=msgspec.Struct)
+
+
+def decode_body(raw: bytes, body_type: type[StructT]) -> StructT:
+    """The body read as JSON of exactly `body_type`'s types; a 400 naming every field that is not.
+
+    Each field is decoded once, from its own JSON text, with no lenient conversion ("5" is not 5, 1
+    is not true), except that a whole number written as 5.0 counts as an integer, as in JSON Schema.
+    Unknown fields are named and never decoded.
+    """
+    try:
+        document = msgspec.json.decode(raw, type=dict[str, msgspec.Raw])
+    except msgspec.ValidationError as exc:
+        raise _unreadable("body", "must be a JSON object") from exc
+    except RecursionError as exc:
+        raise _unreadable("body", "is nested too deeply") from exc
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise _unreadable("body", "is not valid JSON in UTF-8") from exc
+    fields = {field.name: field for field in msgspec.structs.fields(body_type)}
+    values: dict[str, object] = {}
+    problems: list[dict[str, str]] = []
+    for name, text in document.items():
+        field = fields.get(name)
+        if field is None:
+            problems.append({"key": name, "message": "is not a field of this resource", "source": "body"})
+            continue
+        try:
+            values[name] = _decode_field(text, field.type)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
+            message = str(exc) if isinstance(exc, msgspec.ValidationError) else "is not valid JSON in UTF-8"
+            problems.append({"key": name, "message": message, "source": "body"})
+    problems.extend(
+        {"key": field.name, "message": "is required", "source": "body"}
+        for field in fields.values()
+        if field.required and field.name not in document
+    )
+    if problems:
+        raise ValidationException(extra=problems)
+    return body_type(**values)
+
+
+def _decode_field(text: msgspec.Raw, field_type: Any) -> object:
+    try:
+        return msgspec.json.decode(text, type=field_type, strict=True)
+    except msgspec.ValidationError as exc:
+        # JSON Schema counts 5.0 as an integer (alone or in a list), and some clients cannot write 5;
+        # no field is a float.
+        value = _whole_numbers_as_ints(msgspec.json.decode(text))
+        try:
+            return msgspec.convert(value, field_type, strict=True)
+        except msgspec.ValidationError:
+            raise exc from None
+
+
+def _whole_numbers_as_ints(value: object) -> object:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_whole_numbers_as_ints(item) for item in value]
     return value
 
 
-def strict_body(body_type: type[msgspec.Struct]) -> Callable[[Request[Any, Any, Any]], Awaitable[None]]:
-    """A before-request hook that reads the body as JSON of exactly `body_type`'s types.
+class StrictBody(MsgspecDTO[StructT]):
+    """Reads a handler's `data` with decode_body, once: Litestar's own conversion is lenient."""
 
-    Litestar converts bodies leniently ("5" for 5, 1 for true), so this check runs first; a failure is
-    a 400 naming the field. A whole number written as 5.0 counts as an integer, as in JSON Schema.
-    """
+    @classmethod
+    def create_for_field_definition(
+        cls,
+        field_definition: FieldDefinition,
+        handler_id: str,
+        backend_cls: type[DTOBackend] | None = None,
+    ) -> None:
+        """Nothing to prepare: the body type is read as it is, with no transfer model."""
 
-    async def check(request: Request[Any, Any, Any]) -> None:
-        body = await request.body()
+    @classmethod
+    def create_openapi_schema(
+        cls, field_definition: FieldDefinition, handler_id: str, schema_creator: SchemaCreator
+    ) -> Reference | Schema:
+        """The body's schema, as Litestar writes it for the Struct itself."""
+        return schema_creator.for_field_definition(field_definition)
+
+    def decode_bytes(self, value: bytes) -> Any:
+        """The body as the model type, or a 400 listing every field that is not readable."""
+        return decode_body(value, self.model_type)
+
+
+class ClientDisconnected(ClientException):
+    """The client went away before it had sent the whole body: nobody is left to answer."""
+
+
+class BodyRequest(Request[Any, Any, Any]):
+    """A request whose body, cut short by the client, raises ClientDisconnected (not a server error)."""
+
+    async def stream(self) -> AsyncGenerator[bytes, None]:
+        """The body's chunks; ClientDisconnected when the client leaves before the last one."""
         try:
-            document = msgspec.json.decode(body)
-        except msgspec.DecodeError as exc:
-            raise ValidationException(
-                extra=[{"key": "body", "message": "is not valid JSON", "source": "body"}]
-            ) from exc
-        try:
-            msgspec.convert(_integral_floats_as_ints(document), body_type, strict=True)
-        except msgspec.ValidationError as exc:
-            field, message = _body_problem(exc)
-            raise ValidationException(extra=[{"key": field, "message": message, "source": "body"}]) from exc
-
-    return check
+            async for chunk in super().stream():
+                yield chunk
+        except InternalServerException as exc:
+            # The only server error reading a body raises: a disconnect event before the last chunk.
+            raise ClientDisconnected("the client disconnected before sending the whole body") from exc

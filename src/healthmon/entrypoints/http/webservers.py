@@ -30,6 +30,8 @@ from healthmon.domain.errors import WebserverNotFound
 from healthmon.domain.health import HealthState
 from healthmon.domain.webserver import WebserverId
 from healthmon.entrypoints.http.cursors import (
+    HISTORY_CURSOR_PATTERN,
+    LIST_CURSOR_PATTERN,
     MAX_WEBSERVER_ID,
     decode_history_cursor,
     decode_list_cursor,
@@ -37,8 +39,11 @@ from healthmon.entrypoints.http.cursors import (
     encode_list_cursor,
 )
 from healthmon.entrypoints.http.schemas import (
+    DATE_TIME_PATTERN,
+    BodyRequest,
     RequestOut,
     RequestPageOut,
+    StrictBody,
     WebserverDetailsOut,
     WebserverIn,
     WebserverOut,
@@ -47,7 +52,6 @@ from healthmon.entrypoints.http.schemas import (
     WebserverSummaryOut,
     instant,
     problem_responses,
-    strict_body,
 )
 
 # Errors any /webservers operation may meet: a bad parameter, a missing key, a bug, an unreachable
@@ -80,25 +84,35 @@ Limit = Annotated[
         schema_extra={"minimum": 1, "maximum": MAX_PAGE_SIZE},
     ),
 ]
-Cursor = Annotated[
+_CURSOR_DESCRIPTION: Final = (
+    "The `next_cursor` of the previous page; leave out for the first page. Pass back what you were "
+    "given: any string of this pattern is a position, and one beyond every item gives the last page."
+)
+ListCursor = Annotated[
     str | None,
-    QueryParameter(description="The `next_cursor` of the previous page; leave out for the first page."),
+    QueryParameter(description=_CURSOR_DESCRIPTION, schema_extra={"pattern": LIST_CURSOR_PATTERN}),
+]
+HistoryCursor = Annotated[
+    str | None,
+    QueryParameter(description=_CURSOR_DESCRIPTION, schema_extra={"pattern": HISTORY_CURSOR_PATTERN}),
 ]
 # Times arrive as strings and are parsed strictly (schemas.instant): Litestar's lenient conversion
 # would also take a number as a Unix timestamp, which the schema does not allow.
+_TIME_RULES: Final = (
+    "RFC 3339 with a timezone (`Z`, or an offset: `+00:00` written as `%2B00:00`); in the years 0001 "
+    "and 9999 only UTC."
+)
+_TIME_SCHEMA: Final = {"format": "date-time", "pattern": DATE_TIME_PATTERN}
 Since = Annotated[
     str | None,
     QueryParameter(
-        description="Only requests started at or after this time: RFC 3339 / ISO 8601 with a timezone "
-        "(`Z`, or `+00:00` written as `%2B00:00`).",
-        schema_extra={"format": "date-time"},
+        description=f"Only requests started at or after this time: {_TIME_RULES}", schema_extra=_TIME_SCHEMA
     ),
 ]
 Until = Annotated[
     str | None,
     QueryParameter(
-        description="Only requests started before this time: RFC 3339 / ISO 8601 with a timezone.",
-        schema_extra={"format": "date-time"},
+        description=f"Only requests started before this time: {_TIME_RULES}", schema_extra=_TIME_SCHEMA
     ),
 ]
 HealthFilter = Annotated[
@@ -120,11 +134,13 @@ class WebserverController(Controller):
 
     path = "/webservers"
     tags = ["webservers"]  # noqa: RUF012 - Litestar reads this class attribute
+    request_class = BodyRequest
 
     @post(
         sync_to_thread=True,
         summary="Register a webserver",
-        before_request=strict_body(WebserverIn),
+        dto=StrictBody[WebserverIn],
+        return_dto=None,
         response_headers=[
             ResponseHeader(
                 name="Location",
@@ -157,7 +173,7 @@ class WebserverController(Controller):
         list_webservers: NamedDependency[ListWebservers],
         health: HealthFilter = None,
         limit: Limit = DEFAULT_PAGE_SIZE,
-        cursor: Cursor = None,
+        cursor: ListCursor = None,
     ) -> WebserverPageOut:
         """Webservers in id order, one page at a time."""
         after = None if cursor is None else decode_list_cursor(cursor)
@@ -183,7 +199,8 @@ class WebserverController(Controller):
         "/{webserver_id:int}",
         sync_to_thread=True,
         summary="Change some settings of a webserver",
-        before_request=strict_body(WebserverPatch),
+        dto=StrictBody[WebserverPatch],
+        return_dto=None,
         responses=problem_responses(404, 409, 413, 415, 422, *_WRITE),
     )
     def update(
@@ -200,7 +217,8 @@ class WebserverController(Controller):
         "/{webserver_id:int}",
         sync_to_thread=True,
         summary="Replace a webserver's settings",
-        before_request=strict_body(WebserverIn),
+        dto=StrictBody[WebserverIn],
+        return_dto=None,
         responses=problem_responses(404, 409, 413, 415, 422, *_WRITE),
     )
     def replace(
@@ -238,7 +256,7 @@ class WebserverController(Controller):
         webserver_id: WebserverIdPath,
         list_probe_history: NamedDependency[ListProbeHistory],
         limit: Limit = DEFAULT_PAGE_SIZE,
-        cursor: Cursor = None,
+        cursor: HistoryCursor = None,
         since: Since = None,
         until: Until = None,
     ) -> RequestPageOut:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from healthmon.application.result_buffer import ResultBuffer
+from healthmon.application.monitoring.result_buffer import ResultBuffer
 from healthmon.domain.probe import ProbeResult
 from healthmon.domain.webserver import WebserverId
 from tests.factories import succeeded

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from healthmon.application.membership import RELEASE_SLACK, Membership, this_worker
+from healthmon.application.monitoring.membership import RELEASE_SLACK, Membership, this_worker
 from tests.fakes import EPOCH
 
 

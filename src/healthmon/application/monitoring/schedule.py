@@ -25,6 +25,8 @@ class Ticket:
 
     webserver: Webserver
     planned: float
+    # The plan's version when it was handed out: a plan made anew since then is not this ticket's.
+    version: int
 
 
 @dataclass(slots=True)
@@ -53,6 +55,7 @@ class Schedule:
       never accumulates.
     - A changed interval takes effect from the next plan; a changed URL is probed right away.
     - A removed server is never handed out again, and its in-flight probe is no longer current.
+    - A ticket not yet used stands only while its server is planned, unchanged, as it was handed out.
     Times are the caller's monotonic clock in seconds.
     """
 
@@ -128,7 +131,22 @@ class Schedule:
             plan = self._plans[webserver_id]
             plan.in_flight = True
             plan.version = next(self._versions)
-            tickets.append(Ticket(plan.webserver, plan.planned))
+            tickets.append(Ticket(plan.webserver, plan.planned, plan.version))
+
+    def is_current(self, ticket: Ticket) -> bool:
+        """Whether the ticket still stands: its server neither removed nor changed since it was handed out."""
+        plan = self._plans.get(ticket.webserver.id)
+        if plan is None or not plan.in_flight or plan.version != ticket.version:
+            return False
+        now, then = plan.webserver.settings, ticket.webserver.settings
+        return now is then or now == then
+
+    def give_back(self, ticket: Ticket) -> None:
+        """Return a ticket that was not used: its server, if still planned, is due again at its plan."""
+        plan = self._plans.get(ticket.webserver.id)
+        if plan is not None and plan.in_flight and plan.version == ticket.version:
+            plan.in_flight = False
+            self._push(plan)
 
     def finish(self, ticket: Ticket, now: float) -> bool:
         """Plan the server's next probe; True when the ticket's result still describes the server."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
-from healthmon.application.schedule import Schedule, first_offset
+from healthmon.application.monitoring.schedule import Schedule, first_offset
 from healthmon.domain.webserver import Webserver, WebserverChanges, WebserverId
 from tests.factories import settings
 from tests.fakes import EPOCH
@@ -178,3 +178,46 @@ def test_the_idlest_servers_are_those_due_last_and_never_in_flight() -> None:
     due_last_first = [n for _, n in reversed(idle)]
     assert schedule.idlest(10) == due_last_first
     assert schedule.idlest(2) == due_last_first[:2]
+
+
+def test_a_ticket_stands_until_its_server_is_removed_or_reconfigured() -> None:
+    schedule = Schedule()
+    original, kept = server(1), server(2)
+    schedule.sync([original, kept], now=0.0)
+    tickets = {t.webserver.id: t for t in schedule.take_due(100.0)}
+    assert schedule.is_current(tickets[original.id])
+    # A health-only change keeps it; a reconfiguration or a removal ends it.
+    schedule.sync([dataclasses.replace(original, last_checked_at=EPOCH), kept], now=100.1)
+    assert schedule.is_current(tickets[original.id])
+    renamed = original.reconfigure(WebserverChanges(name="renamed"), EPOCH)
+    schedule.sync([renamed, kept], now=100.2)
+    assert not schedule.is_current(tickets[original.id])
+    schedule.sync([renamed], now=100.3)
+    assert not schedule.is_current(tickets[kept.id])
+
+
+def test_a_ticket_of_a_server_dropped_and_seen_again_no_longer_stands() -> None:
+    schedule = Schedule()
+    schedule.sync([server(1)], now=0.0)
+    [old] = schedule.take_due(100.0)
+    schedule.drop([WebserverId(1)])
+    schedule.sync([server(1)], now=100.1)
+    [new] = schedule.take_due(1_000.0)
+    assert not schedule.is_current(old)
+    assert schedule.is_current(new)
+    schedule.give_back(old)
+    assert ids(schedule, 10_000.0) == []
+
+
+def test_a_ticket_given_back_makes_its_server_due_again_with_its_current_settings() -> None:
+    schedule = Schedule()
+    original = server(1, interval=60)
+    schedule.sync([original], now=0.0)
+    [ticket] = schedule.take_due(100.0)
+    longer = original.reconfigure(WebserverChanges(timeout_seconds=20), EPOCH)
+    schedule.sync([longer], now=100.5)
+    schedule.give_back(ticket)
+    [again] = schedule.take_due(101.0)
+    assert again.planned == ticket.planned
+    assert again.webserver.settings.timeout_seconds == 20
+    assert schedule.is_current(again)

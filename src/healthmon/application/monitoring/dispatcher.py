@@ -1,0 +1,173 @@
+"""The dispatcher: starts each due probe once its turn comes, and queues the result for the writer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from healthmon.application.monitoring.activity import ProbeActivity
+from healthmon.application.monitoring.admission import ProbeAdmission
+from healthmon.application.monitoring.metrics import (
+    PROBE_LAG,
+    PROBES_ABANDONED,
+    PROBES_FINISHED,
+    PROBES_IN_FLIGHT,
+    PROBES_SKIPPED,
+    PROBES_STARTED,
+    PROBES_WAITING,
+    RESULTS_BUFFERED,
+    RESULTS_DROPPED,
+)
+from healthmon.application.monitoring.result_buffer import ResultBuffer
+from healthmon.application.monitoring.schedule import Schedule, Ticket
+from healthmon.application.monitoring.settings import MonitorSettings
+from healthmon.application.monitoring.waiting import wait_for
+from healthmon.application.ports import Metrics, Prober
+from healthmon.domain.probe import ErrorKind, ProbeResult
+
+logger = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    """Start every probe when its server is due and its turn comes; queue each result that still applies.
+
+    - A due probe waits until fewer than max_concurrent_probes run in all and fewer than
+      max_probes_per_host against its host:port; the one that has waited longest goes first.
+    - When its turn comes, a probe whose server was removed or reconfigured meanwhile is skipped
+      (a reconfigured server is due again at once, with its new settings).
+    - Nothing starts once `lease_until()` (loop time) has passed, nor after the dispatcher stopped.
+    - A result is queued only while it still describes its server (not removed, same URL); a full
+      batch wakes the writer.
+    - Stopping: probes in flight get shutdown_grace_seconds to end; the rest are abandoned.
+    """
+
+    def __init__(
+        self,
+        schedule: Schedule,
+        buffer: ResultBuffer,
+        prober: Prober,
+        metrics: Metrics,
+        settings: MonitorSettings,
+        *,
+        wake: asyncio.Event,
+        lease_until: Callable[[], float],
+        batch_ready: Callable[[], None],
+        wall: Callable[[], datetime],
+        activities: Sequence[ProbeActivity] = (),
+    ) -> None:
+        self._schedule = schedule
+        self._buffer = buffer
+        self._prober = prober
+        self._metrics = metrics
+        self._settings = settings
+        self._wake = wake
+        self._lease_until = lease_until
+        self._batch_ready = batch_ready
+        self._wall = wall
+        self._activities = activities
+        self._admission = ProbeAdmission(settings.max_concurrent_probes, settings.max_probes_per_host)
+        self._probes: set[asyncio.Task[None]] = set()
+        self._stopped = False
+        # The loop time of the last turn of the dispatching loop: a stall shows as an old value.
+        self.turned_at = 0.0
+
+    @property
+    def in_flight(self) -> int:
+        """How many probes run now."""
+        return len(self._probes)
+
+    def show_gauges(self) -> None:
+        """Set the gauges of probes in flight, probes waiting and results buffered to their values now."""
+        # Sampled (each refresh) rather than set at every probe: a scrape sees the same, for less work.
+        self._metrics.set(PROBES_IN_FLIGHT, self._admission.in_flight)
+        self._metrics.set(PROBES_WAITING, self._admission.waiting)
+        self._metrics.set(RESULTS_BUFFERED, len(self._buffer))
+
+    async def run_until(self, stop: asyncio.Event) -> None:
+        """Dispatch until `stop` is set (it must also set the wake event)."""
+        loop = asyncio.get_running_loop()
+        refresh = self._settings.refresh_seconds
+        try:
+            while not stop.is_set():
+                now = self.turned_at = loop.time()
+                lease_until = self._lease_until()
+                # Past the lease another worker may already hold these servers: start nothing until
+                # a beat succeeds (it sets the wake event).
+                held = now < lease_until
+                if held:
+                    self._admission.wait(self._schedule.take_due(now))
+                    self._start_admitted(now)
+                next_due = self._schedule.next_due()
+                wait = refresh if next_due is None or not held else next_due - now
+                if held:
+                    wait = min(wait, lease_until - now)
+                self._wake.clear()
+                if wait > 0:
+                    await wait_for(self._wake, min(wait, refresh))
+        finally:
+            self._stopped = True
+
+    async def let_probes_finish(self) -> int:
+        """Give the probes in flight the shutdown grace, cancel the rest; how many were abandoned."""
+        self._stopped = True
+        abandoned = 0
+        if self._probes:
+            _, pending = await asyncio.wait(set(self._probes), timeout=self._settings.shutdown_grace_seconds)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            abandoned = len(pending)
+        if abandoned:
+            self._metrics.add(PROBES_ABANDONED, abandoned)
+        self.show_gauges()
+        return abandoned
+
+    def _start_admitted(self, now: float) -> None:
+        if self._stopped or now >= self._lease_until():
+            return
+        while (ticket := self._admission.admit()) is not None:
+            if not self._schedule.is_current(ticket):
+                self._schedule.give_back(ticket)
+                self._admission.release(ticket)
+                self._metrics.add(PROBES_SKIPPED)
+                self._wake.set()
+                continue
+            lag = max(0.0, now - ticket.planned)
+            self._metrics.add(PROBES_STARTED)
+            self._metrics.observe(PROBE_LAG, lag)
+            for activity in self._activities:
+                activity.started(lag)
+            task = asyncio.create_task(self._probe(ticket))
+            self._probes.add(task)
+            task.add_done_callback(self._probes.discard)
+
+    async def _probe(self, ticket: Ticket) -> None:
+        loop = asyncio.get_running_loop()
+        started_at = self._wall()
+        try:
+            result = await self._prober.probe(ticket.webserver)
+        except Exception as exc:
+            # A Prober must not raise; if one does, the probe still ends as a stored failure, so a
+            # broken target can never keep its last health for ever.
+            logger.debug("probe of webserver %s raised", ticket.webserver.id, exc_info=True)
+            result = ProbeResult.failure(
+                ticket.webserver.id,
+                started_at=started_at,
+                latency_ms=max(0.0, (self._wall() - started_at).total_seconds() * 1000),
+                kind=ErrorKind.CONNECTION_ERROR,
+                message=f"the prober failed: {type(exc).__name__}",
+            )
+        finally:
+            current = self._schedule.finish(ticket, loop.time())
+            self._admission.release(ticket)
+            self._wake.set()
+        self._metrics.add(PROBES_FINISHED, 1, "success" if result.success else "failure")
+        if current:
+            self._buffer.put(result)
+            if len(self._buffer) >= self._settings.batch_size:
+                self._batch_ready()
+        else:
+            self._metrics.add(RESULTS_DROPPED, 1, "outdated")
+        self._start_admitted(loop.time())
