@@ -42,8 +42,8 @@ from healthmon.application.ports import HistoryCursor
 from healthmon.application.use_cases.history import ListProbeHistory
 from healthmon.application.use_cases.recording import RecordProbeResults
 from healthmon.application.use_cases.webservers import GetWebserver, ListWebservers
+from healthmon.domain.ids import WebserverId
 from healthmon.domain.probe import ProbeResult
-from healthmon.domain.webserver import WebserverId
 
 DEFAULT_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 # The generated history starts here; each server gets one probe per PROBE_INTERVAL after it.

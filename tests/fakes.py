@@ -64,16 +64,41 @@ class FakeProber(Prober):
         )
 
 
+DELIVERED = AttemptOutcome(delivered=True, status_code=200)
+
+
 class FakeNotifier(Notifier):
-    """Delivers every send at once and lists it in `sent`; url_problem rejects the URLs in `bad_urls`."""
+    """Answers each send with the next outcome queued for its channel (delivered when none is queued).
+
+    - `sent` lists every (channel id, event id) sent, in the order the sends began.
+    - While `gate` is cleared, every send waits for it to be set (an in-flight send to hold on to).
+    - `bad_urls` are the URLs url_problem rejects.
+    """
 
     def __init__(self) -> None:
+        self.outcomes: dict[ChannelId, list[AttemptOutcome | Exception]] = {}
         self.sent: list[tuple[ChannelId, EventId]] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.waiting = 0
         self.bad_urls: set[str] = set()
+
+    def answer(self, channel_id: ChannelId, *outcomes: AttemptOutcome | Exception) -> None:
+        """Queue these outcomes (an exception is raised, as a buggy adapter would) for the channel."""
+        self.outcomes.setdefault(channel_id, []).extend(outcomes)
 
     def url_problem(self, kind: ChannelKind, url: str) -> str | None:
         return "is not understood" if url in self.bad_urls else None
 
     async def send(self, channel: Channel, event: RecordedEvent) -> AttemptOutcome:
         self.sent.append((channel.id, event.id))
-        return AttemptOutcome(delivered=True, status_code=200)
+        self.waiting += 1
+        try:
+            await self.gate.wait()
+        finally:
+            self.waiting -= 1
+        queued = self.outcomes.get(channel.id)
+        outcome = queued.pop(0) if queued else DELIVERED
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome

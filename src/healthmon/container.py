@@ -10,15 +10,19 @@ from dependency_injector import containers, providers
 from sqlalchemy import Engine
 
 from healthmon.adapters.aiohttp_prober import AiohttpProber, open_client_session
+from healthmon.adapters.apprise_notifier import AppriseNotifier
 from healthmon.adapters.memory_metrics import InMemoryMetrics
+from healthmon.adapters.notifiers import NotifierByKind
 from healthmon.adapters.sqlalchemy.engine import create_database_engine, create_session_factory
 from healthmon.adapters.sqlalchemy.migrations import prepare_database, upgrade_database
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from healthmon.adapters.sqlalchemy.worker_lock import allows_one_worker, sqlite_worker_lock
 from healthmon.adapters.system_clock import SystemClock
+from healthmon.adapters.webhook_notifier import WebhookNotifier, open_delivery_session
+from healthmon.application.delivery_loop import DeliverDueEvents, DeliverySettings
+from healthmon.application.monitoring.membership import this_worker
 from healthmon.application.monitoring.monitor import MonitorWebservers
 from healthmon.application.monitoring.settings import MonitorSettings
-from healthmon.application.ports import Notifier
 from healthmon.application.use_cases.channels import (
     GetChannel,
     ListChannels,
@@ -29,6 +33,7 @@ from healthmon.application.use_cases.channels import (
     SendTestEvent,
     UpdateChannel,
 )
+from healthmon.application.use_cases.deliveries import ClaimDueDeliveries, RecordDeliveryAttempt
 from healthmon.application.use_cases.events import ListEvents
 from healthmon.application.use_cases.history import ListProbeHistory
 from healthmon.application.use_cases.recording import RecordProbeResults
@@ -40,6 +45,8 @@ from healthmon.application.use_cases.webservers import (
     UpdateWebserver,
 )
 from healthmon.application.use_cases.workers import ListWorkers
+from healthmon.domain.channels import ChannelKind
+from healthmon.domain.deliveries import RetrySchedule
 from healthmon.settings import Settings
 
 
@@ -94,20 +101,6 @@ class Container(containers.DeclarativeContainer):
     record_probe_results = providers.Factory(RecordProbeResults, uow=uow)
     list_workers = providers.Factory(ListWorkers, uow=uow, lease_seconds=settings.provided.lease_seconds)
 
-    # Sends events to channels; the channel use cases ask it which URLs it understands. Built from
-    # the notifier adapters (webhook, apprise) where the delivery loop is wired; until then, a
-    # caller must provide it.
-    notifier: providers.Dependency[Notifier] = providers.Dependency()
-    list_events = providers.Factory(ListEvents, uow=uow)
-    register_channel = providers.Factory(RegisterChannel, uow=uow, clock=clock, notifier=notifier)
-    list_channels = providers.Factory(ListChannels, uow=uow)
-    get_channel = providers.Factory(GetChannel, uow=uow)
-    update_channel = providers.Factory(UpdateChannel, uow=uow, clock=clock, notifier=notifier)
-    remove_channel = providers.Factory(RemoveChannel, uow=uow)
-    send_test_event = providers.Factory(SendTestEvent, uow=uow, clock=clock)
-    list_deliveries = providers.Factory(ListDeliveries, uow=uow)
-    retry_delivery = providers.Factory(RetryDelivery, uow=uow, clock=clock)
-
     # None is aiohttp's default, the system's resolver; tests put a fake here so no name leaves the machine.
     resolver: providers.Provider[AbstractResolver | None] = providers.Object(None)
     client_session = providers.Resource(
@@ -126,6 +119,8 @@ class Container(containers.DeclarativeContainer):
     metrics = providers.Singleton(InMemoryMetrics)
     # Entered by whichever process runs the worker, for as long as it runs.
     worker_lock = providers.Factory(sqlite_worker_lock, engine)
+    # Who this process is: the monitor's leases and the delivery loop's claims are held under its id.
+    worker_info = providers.Singleton(this_worker, started_at=clock.provided.now.call())
     monitor = providers.Singleton(
         MonitorWebservers,
         uow=uow,
@@ -133,7 +128,58 @@ class Container(containers.DeclarativeContainer):
         record=record_probe_results,
         settings=monitor_settings,
         metrics=metrics,
+        worker=worker_info,
         clock=clock,
+    )
+
+    # Alert deliveries: a ClientSession of their own (bounded, apart from the prober's, so a slow
+    # receiver never delays a probe), a notifier per channel kind, and the loop every worker runs.
+    delivery_session = providers.Resource(open_delivery_session, limit=settings.provided.delivery_concurrency)
+    webhook_notifier = providers.Singleton(
+        WebhookNotifier, session=delivery_session, timeout_seconds=settings.provided.delivery_timeout_seconds
+    )
+    # Needs no session: the API's channel use cases check URLs with it (url_problem) without any I/O.
+    apprise_notifier = providers.Singleton(
+        AppriseNotifier, timeout_seconds=settings.provided.delivery_timeout_seconds
+    )
+    notifier = providers.Singleton(
+        NotifierByKind,
+        notifiers=providers.Dict(
+            {ChannelKind.WEBHOOK: webhook_notifier, ChannelKind.APPRISE: apprise_notifier}
+        ),
+    )
+    retry_schedule = providers.Singleton(RetrySchedule, steps=settings.provided.delivery_retry_seconds)
+
+    # The API's alert use cases. They ask the apprise notifier which URLs it can send to: its check
+    # opens no session, and webhook URLs are the domain's to check, so an API process never opens
+    # the delivery session.
+    list_events = providers.Factory(ListEvents, uow=uow)
+    register_channel = providers.Factory(RegisterChannel, uow=uow, clock=clock, notifier=apprise_notifier)
+    list_channels = providers.Factory(ListChannels, uow=uow)
+    get_channel = providers.Factory(GetChannel, uow=uow)
+    update_channel = providers.Factory(UpdateChannel, uow=uow, clock=clock, notifier=apprise_notifier)
+    remove_channel = providers.Factory(RemoveChannel, uow=uow)
+    send_test_event = providers.Factory(SendTestEvent, uow=uow, clock=clock)
+    list_deliveries = providers.Factory(ListDeliveries, uow=uow)
+    retry_delivery = providers.Factory(RetryDelivery, uow=uow, clock=clock)
+    claim_due_deliveries = providers.Factory(
+        ClaimDueDeliveries, uow=uow, claim_seconds=settings.provided.delivery_claim_seconds
+    )
+    record_delivery_attempt = providers.Factory(RecordDeliveryAttempt, uow=uow, schedule=retry_schedule)
+    delivery_settings = providers.Singleton(
+        DeliverySettings,
+        concurrency=settings.provided.delivery_concurrency,
+        claim_seconds=settings.provided.delivery_claim_seconds,
+        shutdown_grace_seconds=settings.provided.shutdown_grace_seconds,
+    )
+    deliver_due_events = providers.Singleton(
+        DeliverDueEvents,
+        claim=claim_due_deliveries.provider,
+        record=record_delivery_attempt.provider,
+        notifier=notifier,
+        clock=clock,
+        settings=delivery_settings,
+        worker_id=worker_info.provided.id,
     )
 
 

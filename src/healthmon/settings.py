@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from healthmon.application.monitoring.settings import MonitorSettings
+from healthmon.domain.deliveries import DEFAULT_RETRY_SECONDS
 from healthmon.domain.errors import FieldProblem, InvalidField
 
 PREFIX = "HEALTHMON_"
@@ -45,6 +46,12 @@ class Settings:
     lease_seconds: float = _MONITOR.lease_seconds
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
+    # Alert deliveries: the time one attempt may take, the waits between attempts, how many are sent
+    # at once, and how long a worker's claim on one lasts (longer than an attempt may take).
+    delivery_timeout_seconds: float = 15.0
+    delivery_retry_seconds: tuple[float, ...] = DEFAULT_RETRY_SECONDS
+    delivery_concurrency: int = 20
+    delivery_claim_seconds: float = 60.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -90,8 +97,31 @@ class Settings:
             problems.append(FieldProblem("HEALTHMON_PORT", "must be at most 65535"))
         if self.log_format not in ("text", "json"):
             problems.append(FieldProblem("HEALTHMON_LOG_FORMAT", "must be text or json"))
+        problems.extend(self._delivery_problems())
         if problems:
             raise InvalidField(*problems)
+
+    def _delivery_problems(self) -> list[FieldProblem]:
+        problems = [
+            FieldProblem(PREFIX + name.upper(), f"must be at least {low}")
+            for name, low in (("delivery_timeout_seconds", 0.01), ("delivery_concurrency", 1))
+            if getattr(self, name) < low
+        ]
+        if self.delivery_claim_seconds <= self.delivery_timeout_seconds:
+            problems.append(
+                FieldProblem(
+                    "HEALTHMON_DELIVERY_CLAIM_SECONDS", "must exceed HEALTHMON_DELIVERY_TIMEOUT_SECONDS"
+                )
+            )
+        if not self.delivery_retry_seconds or any(step <= 0 for step in self.delivery_retry_seconds):
+            problems.append(
+                FieldProblem("HEALTHMON_DELIVERY_RETRY_SECONDS", "must be positive seconds, at least one")
+            )
+        return problems
+
+
+def _seconds_list(text: str) -> tuple[float, ...]:
+    return tuple(_number(part.strip()) for part in text.split(","))
 
 
 def _integer(text: str) -> int:
@@ -214,4 +244,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "lease_seconds": _number,
     "log_format": lambda text: text.lower(),
     "log_level": lambda text: text.upper(),
+    "delivery_timeout_seconds": _number,
+    "delivery_retry_seconds": _seconds_list,
+    "delivery_concurrency": _integer,
+    "delivery_claim_seconds": _number,
 }

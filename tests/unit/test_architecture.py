@@ -34,3 +34,27 @@ def test_domain_modules_import_only_the_standard_library_and_the_domain() -> Non
         text = module.read_text()
         assert "healthmon.application" not in text, module.name
         assert "healthmon.adapters" not in text, module.name
+
+
+def test_domain_modules_import_one_another_without_a_cycle() -> None:
+    imports = {
+        module.stem: {
+            node.module.removeprefix("healthmon.domain.")
+            for node in ast.walk(ast.parse(module.read_text(), str(module)))
+            if isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.startswith("healthmon.domain.")
+        }
+        for module in DOMAIN.glob("*.py")
+    }
+    finished: set[str] = set()
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        assert module not in path, f"import cycle: {' -> '.join((*path, module))}"
+        if module not in finished:
+            for imported in imports.get(module, set()):
+                visit(imported, (*path, module))
+            finished.add(module)
+
+    for module in imports:
+        visit(module, ())

@@ -174,3 +174,37 @@ def test_a_bad_key_setting_stops_a_command_with_one_line_before_it_touches_anyth
     assert printed.err.count("\n") == 1
     assert printed.err.startswith("healthmon: error: HEALTHMON_API_KEYS names a key file that does not exist")
     assert not (tmp_path / "untouched.db").exists()
+
+
+def test_delivery_settings_default_to_the_documented_values() -> None:
+    settings = Settings.from_env({})
+    assert settings.delivery_timeout_seconds == 15
+    assert settings.delivery_retry_seconds == (5, 300, 1800, 7200, 18000, 36000, 36000)
+    assert settings.delivery_concurrency == 20
+    assert settings.delivery_claim_seconds == 60
+
+
+def test_the_retry_schedule_is_a_comma_separated_list_of_seconds() -> None:
+    assert Settings.from_env({"HEALTHMON_DELIVERY_RETRY_SECONDS": "1, 2,4"}).delivery_retry_seconds == (
+        1,
+        2,
+        4,
+    )
+
+
+@pytest.mark.parametrize("value", ["", "1,,2", "1,soon", "0", "1,-2"])
+def test_a_bad_retry_schedule_is_named(value: str) -> None:
+    with pytest.raises(InvalidField) as raised:
+        Settings.from_env({"HEALTHMON_DELIVERY_RETRY_SECONDS": value})
+    assert [problem.field for problem in raised.value.problems] == ["HEALTHMON_DELIVERY_RETRY_SECONDS"]
+
+
+def test_a_claim_must_outlast_an_attempt() -> None:
+    with pytest.raises(InvalidField) as raised:
+        Settings.from_env({"HEALTHMON_DELIVERY_TIMEOUT_SECONDS": "60"})
+    assert [problem.field for problem in raised.value.problems] == ["HEALTHMON_DELIVERY_CLAIM_SECONDS"]
+
+
+def test_delivery_concurrency_must_be_positive() -> None:
+    with pytest.raises(InvalidField, match="HEALTHMON_DELIVERY_CONCURRENCY"):
+        Settings.from_env({"HEALTHMON_DELIVERY_CONCURRENCY": "0"})

@@ -36,8 +36,9 @@ from healthmon.domain.deliveries import Delivery, DeliveryId, DeliveryStatus
 from healthmon.domain.errors import WebserverAlreadyRegistered
 from healthmon.domain.events import EventId, EventType, HealthChanged, RecordedEvent, new_event_id
 from healthmon.domain.health import HealthState
-from healthmon.domain.probe import ProbeId, ProbeResult, RecordedProbe
-from healthmon.domain.webserver import Webserver, WebserverId, WebserverSettings
+from healthmon.domain.ids import ProbeId, WebserverId
+from healthmon.domain.probe import ProbeResult, RecordedProbe
+from healthmon.domain.webserver import Webserver, WebserverSettings
 
 Undo = Callable[[], object]
 
@@ -96,7 +97,7 @@ class InMemoryWebserverRepository(WebserverRepository):
         if settings.url in self._store.ids_by_url:
             raise WebserverAlreadyRegistered(settings.url)
         webserver = Webserver(
-            WebserverId(next(self._store.webserver_ids)), settings, created_at=now, updated_at=now
+            id=WebserverId(next(self._store.webserver_ids)), settings=settings, created_at=now, updated_at=now
         )
         self._put(webserver)
         self._store.histories[webserver.id] = []
@@ -197,7 +198,7 @@ class InMemoryProbeResultRepository(ProbeResultRepository):
             history = self._store.histories.get(result.webserver_id)
             if history is None:
                 continue
-            probe = RecordedProbe(ProbeId(next(self._store.probe_ids)), result)
+            probe = RecordedProbe(id=ProbeId(next(self._store.probe_ids)), result=result)
             bisect.insort(history, probe, key=_position)
             self._undo.append(functools.partial(history.remove, probe))
 

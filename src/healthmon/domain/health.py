@@ -73,5 +73,7 @@ class HealthStateMachine:
         else:
             successes, failures = 0, self.consecutive_failures + 1
             state = HealthState.UNHEALTHY if failures >= thresholds.unhealthy_after else self.state
-        machine = HealthStateMachine(state, successes, failures)
-        return Transition(machine, changed=state is not self.state)
+        machine = HealthStateMachine(
+            state=state, consecutive_successes=successes, consecutive_failures=failures
+        )
+        return Transition(machine=machine, changed=state is not self.state)

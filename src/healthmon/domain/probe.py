@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import NewType
 
-from healthmon.domain.webserver import MAX_TIMEOUT_SECONDS, WebserverId
+from healthmon.domain.ids import ProbeId, WebserverId
 
-ProbeId = NewType("ProbeId", int)
+# A probe that takes 60 s or more is a failure by definition; a server may ask for stricter.
+MAX_TIMEOUT_SECONDS = 60
 
 
 class ErrorKind(StrEnum):
@@ -104,3 +104,7 @@ class RecordedProbe:
 
     id: ProbeId
     result: ProbeResult
+
+
+# ProbeId is defined in healthmon.domain.ids; importing it from here keeps working.
+__all__ = ["MAX_TIMEOUT_SECONDS", "ErrorKind", "ProbeId", "ProbeResult", "RecordedProbe", "is_success"]

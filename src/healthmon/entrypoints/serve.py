@@ -10,9 +10,11 @@ from collections.abc import Iterator
 
 import uvicorn
 
+from healthmon.application.delivery_loop import DeliveryStats
 from healthmon.application.monitoring.monitor import MonitorWebservers
 from healthmon.container import Container
 from healthmon.entrypoints.http import create_app
+from healthmon.entrypoints.worker import start_deliveries
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +47,11 @@ async def _serve_until_stopped(container: Container, *, host: str, port: int, wi
     stop = asyncio.Event()
     worker: asyncio.Task[object] | None = None
     monitor: MonitorWebservers | None = None
+    deliveries: asyncio.Task[DeliveryStats] | None = None
     if with_worker:
         monitor = await container.monitor()  # type: ignore[misc]
         worker = asyncio.create_task(monitor.run(stop), name="healthmon-worker")
+        deliveries = await start_deliveries(container, stop)
 
     def worker_alive() -> bool:
         if worker is None or monitor is None or worker.done():
@@ -69,3 +73,5 @@ async def _serve_until_stopped(container: Container, *, host: str, port: int, wi
     stop.set()
     if worker is not None:
         await worker
+    if deliveries is not None:
+        await deliveries

@@ -1,4 +1,4 @@
-"""The worker process: monitor every webserver until SIGTERM or SIGINT, then stop gracefully."""
+"""The worker process: monitor every webserver and deliver alerts until SIGTERM or SIGINT, then stop."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 
+from healthmon.application.delivery_loop import DeliverDueEvents, DeliveryStats
 from healthmon.application.monitoring.monitor import MonitorWebservers
 from healthmon.container import Container
 
@@ -17,6 +18,13 @@ async def run_monitor(container: Container, stop: asyncio.Event) -> None:
     # Awaited: the monitor depends on the prober, which depends on an async resource (the ClientSession).
     monitor: MonitorWebservers = await container.monitor()  # type: ignore[misc]
     await monitor.run(stop)
+
+
+async def start_deliveries(container: Container, stop: asyncio.Event) -> asyncio.Task[DeliveryStats]:
+    """Start the delivery loop beside the monitor, until `stop` is set; resources must be ready."""
+    # Awaited like the monitor: the webhook notifier depends on an async resource (its ClientSession).
+    deliveries: DeliverDueEvents = await container.deliver_due_events()  # type: ignore[misc]
+    return asyncio.create_task(deliveries.run(stop), name="healthmon-deliveries")
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:
@@ -39,6 +47,11 @@ async def serve_worker(container: Container) -> None:
     await container.init_resources()  # type: ignore[misc]
     try:
         with container.worker_lock():
-            await run_monitor(container, stop)
+            deliveries = await start_deliveries(container, stop)
+            try:
+                await run_monitor(container, stop)
+            finally:
+                stop.set()
+                await deliveries
     finally:
         await container.shutdown_resources()  # type: ignore[misc]

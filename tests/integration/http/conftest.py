@@ -71,7 +71,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def notifier() -> FakeNotifier:
-    """The container's notifier: it understands every URL but those the test puts in bad_urls."""
+    """What the channel use cases ask about URLs: it understands every one but those in bad_urls."""
     return FakeNotifier()
 
 
@@ -88,7 +88,7 @@ def make_container(
         container = build_container(Settings(**overrides))
         container.uow.override(providers.Factory(InMemoryUnitOfWork, store))
         container.clock.override(providers.Object(clock))
-        container.notifier.override(providers.Object(notifier))
+        container.apprise_notifier.override(providers.Object(notifier))
         built.append(container)
         return container
 

@@ -308,3 +308,14 @@ def test_secrets_and_channel_urls_are_never_logged(client: Client, caplog: pytes
     for secret in (created["secret"], GIVEN_SECRET, "hook-token", "slack-token"):
         assert secret not in caplog.text
     assert f"channel {created['id']}" in caplog.text
+
+
+def test_apprise_itself_decides_which_urls_it_can_send_to(
+    make_client: ClientFactory, make_container: Callable[..., Container]
+) -> None:
+    container = make_container()
+    container.apprise_notifier.reset_override()
+    client = make_client(container)
+    assert new_channel(client, kind="apprise", url="json://localhost:8080/hook")["kind"] == "apprise"
+    response = client.post("/channels", json={"kind": "apprise", "url": "nosuchplugin://x"})
+    assert_problem(response, 422, "invalid-field", fields={"url"})

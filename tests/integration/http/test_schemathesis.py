@@ -67,7 +67,7 @@ def build_app() -> tuple[Litestar, Storage]:
     container.uow.override(providers.Factory(storage.unit_of_work))
     # The schema cannot list the URLs apprise has plugins for; a notifier that takes every URL keeps
     # a valid request from being refused for that alone.
-    container.notifier.override(providers.Object(FakeNotifier()))
+    container.apprise_notifier.override(providers.Object(FakeNotifier()))
     return create_app(container, manage_resources=False), storage
 
 

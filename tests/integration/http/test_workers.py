@@ -22,7 +22,7 @@ def store(clock: FakeClock) -> InMemoryStore:
 
 def beat(store: InMemoryStore, worker_id: str, **stats: float) -> None:
     with InMemoryUnitOfWork(store) as uow:
-        uow.workers.beat(WorkerInfo(worker_id, "host-a", 4242, EPOCH, **stats))  # type: ignore[arg-type]
+        uow.workers.beat(WorkerInfo(id=worker_id, host="host-a", pid=4242, started_at=EPOCH, **stats))  # type: ignore[arg-type]
         uow.commit()
 
 

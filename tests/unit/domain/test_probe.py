@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from healthmon.domain.ids import WebserverId
 from healthmon.domain.probe import ErrorKind, ProbeResult, is_success
-from healthmon.domain.webserver import WebserverId
 from tests.fakes import EPOCH
 
 SERVER = WebserverId(1)

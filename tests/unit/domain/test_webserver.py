@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -14,7 +15,7 @@ from tests.fakes import EPOCH
 
 
 def webserver(**overrides: object) -> Webserver:
-    return Webserver(WebserverId(7), settings(**overrides), created_at=EPOCH, updated_at=EPOCH)
+    return Webserver(id=WebserverId(7), settings=settings(**overrides), created_at=EPOCH, updated_at=EPOCH)
 
 
 def test_defaults_sample_every_minute_with_a_sixty_second_timeout() -> None:
@@ -228,3 +229,8 @@ def test_a_result_without_a_change_keeps_the_change_time() -> None:
     assert not transition.changed
     assert after.health_changed_at == EPOCH
     assert after.last_checked_at == EPOCH + timedelta(seconds=60)
+
+
+def test_every_setting_can_be_changed_and_only_settings() -> None:
+    changeable = [field.name for field in dataclasses.fields(WebserverChanges)]
+    assert changeable == [field.name for field in dataclasses.fields(WebserverSettings)]

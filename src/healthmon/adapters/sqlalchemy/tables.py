@@ -30,6 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from healthmon.domain.deliveries import DeliveryStatus
+from healthmon.domain.health import THRESHOLD_RANGE, HealthState
+from healthmon.domain.webserver import NAME_MAX_LENGTH, SECONDS_RANGE, URL_MAX_LENGTH
 
 # Constraint names must be deterministic so migrations can drop them by name; SQLite batch
 # migrations (which rebuild tables) cannot work with unnamed constraints at all.
@@ -80,17 +82,25 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime()}
 
 
+def _between(column: str, allowed: range) -> CheckConstraint:
+    # The domain's range, so the database refuses exactly what WebserverSettings does.
+    return CheckConstraint(f"{column} BETWEEN {allowed[0]} AND {allowed[-1]}", name=f"{column}_range")
+
+
+_HEALTH_STATES = ", ".join(f"'{state.value}'" for state in HealthState)
+
+
 class WebserverRow(Base):
     """One watched webserver: its settings and its current health."""
 
     __tablename__ = "webservers"
     __table_args__ = (
         UniqueConstraint("url"),
-        CheckConstraint("interval_seconds BETWEEN 1 AND 60", name="interval_seconds_range"),
-        CheckConstraint("timeout_seconds BETWEEN 1 AND 60", name="timeout_seconds_range"),
-        CheckConstraint("healthy_threshold BETWEEN 1 AND 100", name="healthy_threshold_range"),
-        CheckConstraint("unhealthy_threshold BETWEEN 1 AND 100", name="unhealthy_threshold_range"),
-        CheckConstraint("health IN ('unknown', 'healthy', 'unhealthy')", name="health_state"),
+        _between("interval_seconds", SECONDS_RANGE),
+        _between("timeout_seconds", SECONDS_RANGE),
+        _between("healthy_threshold", THRESHOLD_RANGE),
+        _between("unhealthy_threshold", THRESHOLD_RANGE),
+        CheckConstraint(f"health IN ({_HEALTH_STATES})", name="health_state"),
         CheckConstraint(
             "consecutive_successes >= 0 AND consecutive_failures >= 0", name="streaks_not_negative"
         ),
@@ -103,8 +113,8 @@ class WebserverRow(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    name: Mapped[str] = mapped_column(String(200))
-    url: Mapped[str] = mapped_column(String(2048))
+    name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))
+    url: Mapped[str] = mapped_column(String(URL_MAX_LENGTH))
     interval_seconds: Mapped[int]
     timeout_seconds: Mapped[int]
     healthy_threshold: Mapped[int]

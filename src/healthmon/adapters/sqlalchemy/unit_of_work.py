@@ -10,13 +10,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from healthmon.adapters.sqlalchemy.channel_repository import SqlAlchemyChannelRepository
 from healthmon.adapters.sqlalchemy.delivery_repository import SqlAlchemyDeliveryRepository
+from healthmon.adapters.sqlalchemy.dialects import statements_for
 from healthmon.adapters.sqlalchemy.errors import translated_errors
 from healthmon.adapters.sqlalchemy.event_repository import SqlAlchemyEventRepository
-from healthmon.adapters.sqlalchemy.repositories import (
-    SqlAlchemyProbeResultRepository,
-    SqlAlchemyWebserverRepository,
-    SqlAlchemyWorkerRepository,
-)
+from healthmon.adapters.sqlalchemy.probe_result_repository import SqlAlchemyProbeResultRepository
+from healthmon.adapters.sqlalchemy.webserver_repository import SqlAlchemyWebserverRepository
+from healthmon.adapters.sqlalchemy.worker_repository import SqlAlchemyWorkerRepository
 from healthmon.application.errors import StorageUnavailable
 from healthmon.application.ports import UnitOfWork
 
@@ -39,6 +38,13 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
+        bind = session_factory.kw.get("bind")
+        if bind is None:
+            raise TypeError(
+                "the session factory must be bound to an engine (create_session_factory does that)"
+            )
+        # Chosen here, once, rather than asked of the session in every repository method.
+        self._statements = statements_for(bind.dialect)
         self._session: Session | None = None
 
     def __enter__(self) -> Self:
@@ -46,9 +52,10 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             raise RuntimeError("this unit of work is already in a `with` block")
         session = self._session_factory()
         self._session = session
-        self.webservers = SqlAlchemyWebserverRepository(session)
-        self.probe_results = SqlAlchemyProbeResultRepository(session)
-        self.workers = SqlAlchemyWorkerRepository(session)
+        statements = self._statements
+        self.webservers = SqlAlchemyWebserverRepository(session, statements.webservers)
+        self.probe_results = SqlAlchemyProbeResultRepository(session, statements.probe_results)
+        self.workers = SqlAlchemyWorkerRepository(session, statements.workers)
         self.events = SqlAlchemyEventRepository(session)
         self.channels = SqlAlchemyChannelRepository(session)
         self.deliveries = SqlAlchemyDeliveryRepository(session)
