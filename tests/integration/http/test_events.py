@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 import pytest
 
+from healthmon.adapters.event_json import event_data
 from healthmon.container import Container
 from tests.fakes import EPOCH
 from tests.integration.conftest import UowFactory
@@ -149,3 +151,12 @@ def test_bad_feed_parameters_are_problems(
     client: Client, params: dict[str, Any], status: int, slug: str, field: str
 ) -> None:
     assert_problem(client.get("/events", params=params), status, slug, fields={field})
+
+
+def test_a_feed_item_is_the_data_a_webhook_receives(client: Client, container: Container) -> None:
+    webserver = flipping_webserver(client)
+    flip(container, webserver, 1, ok=False)
+    [item] = feed(client)["items"]
+    with container.uow() as uow:
+        [event] = uow.events.feed(after=None, limit=1)
+    assert item == msgspec.json.decode(msgspec.json.encode(event_data(event)))
