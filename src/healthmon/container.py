@@ -23,7 +23,18 @@ from healthmon.application.delivery_loop import DeliverDueEvents, DeliverySettin
 from healthmon.application.monitoring.membership import this_worker
 from healthmon.application.monitoring.monitor import MonitorWebservers
 from healthmon.application.monitoring.settings import MonitorSettings
+from healthmon.application.use_cases.channels import (
+    GetChannel,
+    ListChannels,
+    ListDeliveries,
+    RegisterChannel,
+    RemoveChannel,
+    RetryDelivery,
+    SendTestEvent,
+    UpdateChannel,
+)
 from healthmon.application.use_cases.deliveries import ClaimDueDeliveries, RecordDeliveryAttempt
+from healthmon.application.use_cases.events import ListEvents
 from healthmon.application.use_cases.history import ListProbeHistory
 from healthmon.application.use_cases.recording import RecordProbeResults
 from healthmon.application.use_cases.webservers import (
@@ -138,6 +149,19 @@ class Container(containers.DeclarativeContainer):
         ),
     )
     retry_schedule = providers.Singleton(RetrySchedule, steps=settings.provided.delivery_retry_seconds)
+
+    # The API's alert use cases. They ask the apprise notifier which URLs it can send to: its check
+    # opens no session, and webhook URLs are the domain's to check, so an API process never opens
+    # the delivery session.
+    list_events = providers.Factory(ListEvents, uow=uow)
+    register_channel = providers.Factory(RegisterChannel, uow=uow, clock=clock, notifier=apprise_notifier)
+    list_channels = providers.Factory(ListChannels, uow=uow)
+    get_channel = providers.Factory(GetChannel, uow=uow)
+    update_channel = providers.Factory(UpdateChannel, uow=uow, clock=clock, notifier=apprise_notifier)
+    remove_channel = providers.Factory(RemoveChannel, uow=uow)
+    send_test_event = providers.Factory(SendTestEvent, uow=uow, clock=clock)
+    list_deliveries = providers.Factory(ListDeliveries, uow=uow)
+    retry_delivery = providers.Factory(RetryDelivery, uow=uow, clock=clock)
     claim_due_deliveries = providers.Factory(
         ClaimDueDeliveries, uow=uow, claim_seconds=settings.provided.delivery_claim_seconds
     )

@@ -57,3 +57,41 @@ class WebserverAlreadyRegistered(HealthmonError):
         self.url = url
         # The message reaches clients and logs, so it shows the URL with any password masked.
         super().__init__(f"A webserver with the URL {display_url(url)!r} is already registered.")
+
+
+class ChannelNotFound(HealthmonError):
+    """No alert channel has the given id (it never existed or was removed)."""
+
+    def __init__(self, channel_id: int) -> None:
+        self.channel_id = channel_id
+        super().__init__(f"Channel {channel_id} does not exist.")
+
+
+class DeliveryNotFound(HealthmonError):
+    """The channel has no delivery with the given id."""
+
+    def __init__(self, channel_id: int, delivery_id: int) -> None:
+        self.channel_id = channel_id
+        self.delivery_id = delivery_id
+        super().__init__(f"Channel {channel_id} has no delivery {delivery_id}.")
+
+
+class StateConflict(HealthmonError):
+    """The request is valid, but the resource's current state does not allow it; nothing was changed."""
+
+
+class ChannelDisabled(StateConflict):
+    """A disabled channel sends nothing, not even a test event."""
+
+    def __init__(self, channel_id: int) -> None:
+        self.channel_id = channel_id
+        super().__init__(f"Channel {channel_id} is disabled; enable it first.")
+
+
+class DeliveryNotFailed(StateConflict):
+    """Only a delivery that has failed for good can be put back in the queue."""
+
+    def __init__(self, delivery_id: int, status: str) -> None:
+        self.delivery_id = delivery_id
+        self.status = status
+        super().__init__(f"Delivery {delivery_id} is {status}; only a failed delivery can be retried.")

@@ -99,6 +99,10 @@ CONTROL_CHARACTER: Final = _class(CONTROL_CHARACTERS, negated=False)
 _PORT: Final = "(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
 _USERINFO_CHARACTER: Final = _class((*CONTROL_CHARACTERS, *SPACE_CHARACTERS), also="/?#@\\[\\]")
 
+# A URL of any scheme (as apprise's are: slack://..., mailto:...): the scheme as RFC 3986 spells it
+# (what urllib reads as one), a colon, then no white space or controls.
+ANY_URL_PATTERN: Final = f"^[A-Za-z][A-Za-z0-9+.-]*:{_URL_CHARACTER}*$"
+
 # Groups, in order: scheme, userinfo, host, port, path and query, fragment (ECMA has no `(?P<...>)`).
 URL_PATTERN: Final = (
     "^([Hh][Tt][Tt][Pp][Ss]?)://"

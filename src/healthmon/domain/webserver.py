@@ -48,7 +48,8 @@ _HOST_RULE = (
 )
 
 
-def _name_problem(name: object) -> str | None:
+def name_problem(name: object) -> str | None:
+    """The rule a name breaks (NAME_PATTERN in words), or None; webservers and channels share it."""
     if not isinstance(name, str):
         return "must be a string"
     trimmed = name.strip()
@@ -59,7 +60,8 @@ def _name_problem(name: object) -> str | None:
     return None
 
 
-def _url_problem(url: object) -> str | None:
+def http_url_problem(url: object) -> str | None:
+    """The rule an http(s) URL breaks (URL_PATTERN, and IDNA hosts), or None; webservers and webhooks."""
     if not isinstance(url, str):
         return _URL_RULE
     if not 1 <= len(url) <= URL_MAX_LENGTH:
@@ -104,7 +106,7 @@ def _normal_url(url: str) -> str:
     # URLs that differ only in the case of scheme or host, a default port, an empty path or a
     # fragment make the same request, so they are one webserver: store the one spelling.
     match = _URL.fullmatch(url)
-    assert match is not None, "only called on a URL _url_problem accepted"
+    assert match is not None, "only called on a URL http_url_problem accepted"
     scheme, userinfo, host, port, path, _fragment = match.groups()
     scheme = scheme.lower()
     netloc = host.lower() if port is None or port == _DEFAULT_PORTS[scheme] else f"{host.lower()}:{port}"
@@ -130,9 +132,9 @@ class WebserverSettings:
 
     def __post_init__(self) -> None:
         problems: list[FieldProblem] = []
-        if (rule := _name_problem(self.name)) is not None:
+        if (rule := name_problem(self.name)) is not None:
             problems.append(FieldProblem("name", rule))
-        if (rule := _url_problem(self.url)) is not None:
+        if (rule := http_url_problem(self.url)) is not None:
             problems.append(FieldProblem("url", rule))
         for field, value in (
             ("interval_seconds", self.interval_seconds),

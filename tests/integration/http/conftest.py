@@ -1,4 +1,4 @@
-"""HTTP tests: the real app on a container whose storage is the in-memory adapter and whose clock is fake.
+"""HTTP tests: the real app on a container on the in-memory store, with a fake clock and notifier.
 
 A Litestar TestClient runs the app on a thread of its own, which is why these tests are integration
 tests. `make_client` builds a client for other settings (API keys) or other overrides.
@@ -24,7 +24,7 @@ from healthmon.domain.probe import ProbeResult
 from healthmon.domain.webserver import WebserverId
 from healthmon.entrypoints.http import create_app
 from healthmon.settings import Settings
-from tests.fakes import FakeClock
+from tests.fakes import FakeClock, FakeNotifier
 
 Client = TestClient[Litestar]
 ClientFactory = Callable[..., Client]
@@ -70,10 +70,16 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
+def notifier() -> FakeNotifier:
+    """What the channel use cases ask about URLs: it understands every one but those in bad_urls."""
+    return FakeNotifier()
+
+
+@pytest.fixture
 def make_container(
-    store: InMemoryStore, clock: FakeClock, tmp_path: Path
+    store: InMemoryStore, clock: FakeClock, notifier: FakeNotifier, tmp_path: Path
 ) -> Iterator[Callable[..., Container]]:
-    """Containers on the in-memory store and the fake clock, built from Settings(**overrides)."""
+    """Containers on the in-memory store, the fake clock and the fake notifier, from Settings(**overrides)."""
     built: list[Container] = []
 
     def make(**overrides: Any) -> Container:
@@ -82,6 +88,7 @@ def make_container(
         container = build_container(Settings(**overrides))
         container.uow.override(providers.Factory(InMemoryUnitOfWork, store))
         container.clock.override(providers.Object(clock))
+        container.apprise_notifier.override(providers.Object(notifier))
         built.append(container)
         return container
 

@@ -8,11 +8,11 @@ import pytest
 from dependency_injector import providers
 
 from healthmon.adapters.memory import InMemoryUnitOfWork
-from healthmon.application.use_cases.paging import DEFAULT_PAGE_SIZE, Page
-from healthmon.application.use_cases.webservers import ListWebservers
+from healthmon.application.use_cases.paging import DEFAULT_PAGE_SIZE
+from healthmon.application.use_cases.webservers import ListWebservers, WebserverPage
 from healthmon.container import Container
 from healthmon.domain.health import HealthState
-from healthmon.domain.webserver import Webserver, WebserverId
+from healthmon.domain.webserver import WebserverId
 from healthmon.entrypoints.http import HTTP_USE_CASES
 from tests.integration.http.conftest import Client, ClientFactory, new_webserver
 
@@ -28,7 +28,7 @@ class ThreadRecordingListWebservers(ListWebservers):
         health: HealthState | None = None,
         after: WebserverId | None = None,
         limit: int = DEFAULT_PAGE_SIZE,
-    ) -> Page[Webserver, WebserverId]:
+    ) -> WebserverPage:
         self.threads.append(threading.current_thread().name)
         return super().execute(health=health, after=after, limit=limit)
 

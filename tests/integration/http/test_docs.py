@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from healthmon.domain.channels import SECRET_PATTERN
+from healthmon.domain.patterns import URL_PATTERN
 from tests.integration.http.conftest import Client
 
 OPERATIONS = {
@@ -15,6 +17,15 @@ OPERATIONS = {
     ("delete", "/webservers/{webserver_id}"),
     ("get", "/webservers/{webserver_id}/requests"),
     ("get", "/workers"),
+    ("get", "/events"),
+    ("post", "/channels"),
+    ("get", "/channels"),
+    ("get", "/channels/{channel_id}"),
+    ("patch", "/channels/{channel_id}"),
+    ("delete", "/channels/{channel_id}"),
+    ("post", "/channels/{channel_id}/test"),
+    ("get", "/channels/{channel_id}/deliveries"),
+    ("post", "/channels/{channel_id}/deliveries/{delivery_id}/retry"),
     ("get", "/healthz"),
     ("get", "/readyz"),
 }
@@ -60,6 +71,23 @@ def test_the_schema_documents_value_ranges_the_domain_enforces(client: Client) -
     assert body["properties"]["healthy_threshold"]["maximum"] == 100
     created = schema["paths"]["/webservers"]["post"]["responses"]["201"]
     assert "Location" in created["headers"]
+
+
+def test_the_schema_states_the_channel_rules(client: Client) -> None:
+    schema = client.get("/schema/openapi.json").json()
+    body = schema["components"]["schemas"]["ChannelIn"]
+    assert body["required"] == ["kind", "url"]
+    assert body["additionalProperties"] is False
+    webhook, apprise = body["anyOf"]
+    assert webhook["properties"]["kind"] == {"const": "webhook"}
+    assert webhook["properties"]["url"]["pattern"] == URL_PATTERN
+    assert apprise["properties"]["secret"] == {"type": "null"}
+    assert body["properties"]["secret"]["pattern"] == SECRET_PATTERN
+    assert body["properties"]["webserver_ids"]["items"]["minimum"] == 1
+    feed = schema["paths"]["/events"]["get"]
+    limit = next(p for p in feed["parameters"] if p["name"] == "limit")
+    assert (limit["schema"]["minimum"], limit["schema"]["maximum"]) == (1, 1000)
+    assert "next_cursor" in schema["components"]["schemas"]["EventFeedOut"]["required"]
 
 
 def test_the_docs_page_lists_every_endpoint_and_loads_nothing_remote(client: Client) -> None:

@@ -16,15 +16,18 @@ from dependency_injector import providers
 from hypothesis import HealthCheck, settings
 from litestar import Litestar
 from schemathesis import Case
+from schemathesis.checks import CheckFunction
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from healthmon.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from healthmon.container import Container, build_container
+from healthmon.domain.channels import ChannelKind, ChannelSettings
 from healthmon.domain.webserver import WebserverId
 from healthmon.entrypoints.http import create_app
 from healthmon.settings import Settings
 from tests.factories import failed, succeeded
 from tests.factories import settings as webserver_settings
-from tests.fakes import EPOCH
+from tests.fakes import EPOCH, FakeNotifier
 
 
 class Storage:
@@ -38,8 +41,13 @@ class Storage:
         return InMemoryUnitOfWork(self.store)
 
     def reseed(self) -> None:
-        """Webservers 1 and 2 (the schema's example id is 1), each with a short history."""
+        """Webservers 1 and 2 (the schema's example id is 1), each with a short history; channel 1, a
+        webhook with a test event queued (delivery 1)."""
         self.store = InMemoryStore()
+        channel = self.container.register_channel().execute(
+            ChannelSettings(kind=ChannelKind.WEBHOOK, url="https://receiver.test/hook")
+        )
+        self.container.send_test_event().execute(channel.id)
         for n in (1, 2):
             webserver = self.container.register_webserver().execute(webserver_settings(n))
             server = WebserverId(webserver.id)
@@ -57,6 +65,9 @@ def build_app() -> tuple[Litestar, Storage]:
     container = build_container(Settings(database_url="sqlite:///never-opened.db"))
     storage = Storage(container)
     container.uow.override(providers.Factory(storage.unit_of_work))
+    # The schema cannot list the URLs apprise has plugins for; a notifier that takes every URL keeps
+    # a valid request from being refused for that alone.
+    container.apprise_notifier.override(providers.Object(FakeNotifier()))
     return create_app(container, manage_resources=False), storage
 
 
@@ -69,8 +80,14 @@ schema = schemathesis.openapi.from_asgi("/schema/openapi.json", APP, headers={"H
 schema.config.checks.update(included_check_names=["all"])
 
 
+# The one rule no schema of a PATCH can state: what a channel's new URL and secret may be depends on
+# the kind it was registered with (a webhook takes http(s) URLs and a secret, apprise neither), so
+# a body that fits the schema may rightly get a 422 there. Every other check runs on it too.
+STATEFUL_RULES: dict[str, list[CheckFunction]] = {"PATCH /channels/{channel_id}": [positive_data_acceptance]}
+
+
 @schema.parametrize()
 @settings(max_examples=50, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 def test_the_api_keeps_its_schema(case: Case[Any]) -> None:
     STORAGE.reseed()
-    case.call_and_validate(base_url=LOCAL)
+    case.call_and_validate(base_url=LOCAL, excluded_checks=STATEFUL_RULES.get(case.operation.label, []))

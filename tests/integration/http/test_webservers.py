@@ -185,7 +185,11 @@ def test_changes_reject_a_body_that_is_not_json_with_400(client: Client, method:
         method, f"/webservers/{created['id']}", content=content, headers={"content-type": "application/json"}
     )
     assert_problem(response, 400, "invalid-request")
-    assert client.get(f"/webservers/{created['id']}").json() == {**created, "last_requests": []}
+    assert client.get(f"/webservers/{created['id']}").json() == {
+        **created,
+        "last_requests": [],
+        "last_event": None,
+    }
 
 
 def test_an_unreadable_body_names_every_unreadable_field(client: Client) -> None:
@@ -275,7 +279,7 @@ def test_read_returns_details_and_the_last_10_requests_newest_first(
     response = client.get(f"/webservers/{server}")
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == FIELDS | {"last_requests"}
+    assert set(body) == FIELDS | {"last_requests", "last_event"}
     assert body["last_checked_at"] == "2026-01-01T00:00:20Z"
     # Five successes made it healthy; one failure (of the three it takes) does not undo that.
     assert (body["health"], body["consecutive_failures"]) == ("healthy", 1)
@@ -332,7 +336,7 @@ def test_list_shows_current_health_and_filters_by_it(
         (unhealthy["id"], "unhealthy"),
         (unknown["id"], "unknown"),
     ]
-    assert set(everything["items"][0]) == FIELDS
+    assert set(everything["items"][0]) == FIELDS | {"last_event"}
     for state, expected in (("healthy", healthy), ("unhealthy", unhealthy), ("unknown", unknown)):
         page = client.get("/webservers", params={"health": state}).json()
         assert [item["id"] for item in page["items"]] == [expected["id"]]
@@ -441,7 +445,11 @@ def test_patch_rejects_bad_input_and_changes_nothing(
 ) -> None:
     created = new_webserver(client)
     assert_problem(client.patch(f"/webservers/{created['id']}", json=body), status, slug, fields=fields)
-    assert client.get(f"/webservers/{created['id']}").json() == {**created, "last_requests": []}
+    assert client.get(f"/webservers/{created['id']}").json() == {
+        **created,
+        "last_requests": [],
+        "last_event": None,
+    }
 
 
 def test_patch_to_a_url_another_webserver_watches_is_409(client: Client) -> None:
@@ -511,7 +519,11 @@ def test_put_rejects_bad_input_and_changes_nothing(
 ) -> None:
     created = new_webserver(client)
     assert_problem(client.put(f"/webservers/{created['id']}", json=body), status, slug, fields=fields)
-    assert client.get(f"/webservers/{created['id']}").json() == {**created, "last_requests": []}
+    assert client.get(f"/webservers/{created['id']}").json() == {
+        **created,
+        "last_requests": [],
+        "last_event": None,
+    }
 
 
 def test_put_of_an_unknown_webserver_is_404(client: Client) -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from healthmon.application.health_events import record_health_changes, snapshot
 from healthmon.application.ports import Clock, UnitOfWork
 from healthmon.application.use_cases.paging import DEFAULT_PAGE_SIZE, Page, check_limit
 from healthmon.domain.errors import WebserverNotFound
-from healthmon.domain.events import HealthChanged
+from healthmon.domain.events import HealthChanged, RecordedEvent
 from healthmon.domain.health import HealthState
 from healthmon.domain.probe import RecordedProbe
 from healthmon.domain.webserver import Webserver, WebserverChanges, WebserverId, WebserverSettings
@@ -21,10 +21,18 @@ LAST_REQUESTS = 10
 
 @dataclass(frozen=True, slots=True)
 class WebserverDetails:
-    """A webserver with its most recent probes, newest first."""
+    """A webserver with its most recent probes, newest first, and its newest health event (or None)."""
 
     webserver: Webserver
     last_requests: list[RecordedProbe]
+    last_event: RecordedEvent | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WebserverPage(Page[Webserver, WebserverId]):
+    """A page of webservers, with the newest health event of each one that has had one."""
+
+    last_events: dict[WebserverId, RecordedEvent] = field(default_factory=dict)
 
 
 def require_webserver(webserver: Webserver | None, webserver_id: WebserverId) -> Webserver:
@@ -109,7 +117,7 @@ class RemoveWebserver:
 
 
 class GetWebserver:
-    """Read one webserver with its current health and its last 10 probes, newest first."""
+    """Read one webserver with its current health, its last 10 probes (newest first) and its last event."""
 
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
@@ -119,7 +127,8 @@ class GetWebserver:
         with self._uow as uow:
             webserver = require_webserver(uow.webservers.get(webserver_id), webserver_id)
             last = uow.probe_results.history(webserver_id, limit=LAST_REQUESTS)
-        return WebserverDetails(webserver, last)
+            last_event = uow.events.last_of([webserver_id]).get(webserver_id)
+        return WebserverDetails(webserver, last, last_event)
 
 
 class ListWebservers:
@@ -128,6 +137,7 @@ class ListWebservers:
     - Stable order: ascending id.
     - Optional filter on one health state.
     - Keyset pagination: pass the previous page's next_cursor to get the next page.
+    - Each page comes with its webservers' last health events, read in one query.
     """
 
     def __init__(self, uow: UnitOfWork) -> None:
@@ -139,10 +149,11 @@ class ListWebservers:
         health: HealthState | None = None,
         after: WebserverId | None = None,
         limit: int = DEFAULT_PAGE_SIZE,
-    ) -> Page[Webserver, WebserverId]:
+    ) -> WebserverPage:
         """One page of webservers with ids greater than `after`."""
         check_limit(limit)
         with self._uow as uow:
             rows = uow.webservers.list(health=health, after=after, limit=limit + 1)
-        items = rows[:limit]
-        return Page(items, items[-1].id if len(rows) > limit else None)
+            items = rows[:limit]
+            last_events = uow.events.last_of([webserver.id for webserver in items]) if items else {}
+        return WebserverPage(items, items[-1].id if len(rows) > limit else None, last_events)

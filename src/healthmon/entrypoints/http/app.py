@@ -30,8 +30,10 @@ from litestar.types import ExceptionHandler, Guard, Message, Scope
 
 from healthmon.container import Container
 from healthmon.entrypoints.http.access import PUBLIC, ApiKeys
+from healthmon.entrypoints.http.channels import ChannelController
 from healthmon.entrypoints.http.cross_site import HostRule, json_writes_only
 from healthmon.entrypoints.http.docs import OfflineDocsRenderPlugin
+from healthmon.entrypoints.http.events import list_events
 from healthmon.entrypoints.http.head import HeadAnsweringLitestar, allow_header
 from healthmon.entrypoints.http.health_checks import WorkerStatus, healthz, readyz
 from healthmon.entrypoints.http.problems import PROBLEM_DETAILS, http_exception_to_problem
@@ -49,6 +51,15 @@ HTTP_USE_CASES: Final = (
     "list_webservers",
     "list_probe_history",
     "list_workers",
+    "list_events",
+    "register_channel",
+    "list_channels",
+    "get_channel",
+    "update_channel",
+    "remove_channel",
+    "send_test_event",
+    "list_deliveries",
+    "retry_delivery",
 )
 BEARER: Final = "api_key"
 DESCRIPTION: Final = """Watches the health of web servers.
@@ -163,7 +174,11 @@ def create_app(
     dependencies = {name: bridge(getattr(container, name)) for name in HTTP_USE_CASES}
     dependencies["worker"] = Provide(lambda: worker, sync_to_thread=False)
     security: list[SecurityRequirement] | None = [{BEARER: []}] if keys.enabled else None
-    api = Router("/", route_handlers=[WebserverController, list_workers], security=security)
+    api = Router(
+        "/",
+        route_handlers=[WebserverController, list_workers, list_events, ChannelController],
+        security=security,
+    )
     if keys.enabled:
         logger.info(
             "API keys required: %d full, %d read-only",

@@ -9,6 +9,8 @@ does not match the pattern raises InvalidCursor, a 422 naming the `cursor` field
 - List cursor: the id of the last webserver of the previous page, in decimal.
 - History cursor: `<start>.<id>`, the start of the previous page's last request in microseconds
   since 1970-01-01T00:00:00Z (negative before), then its id.
+- Events cursor: the sequence of the last event read, in decimal (0: the start of the feed).
+- Deliveries cursor: the id of the last delivery of the previous page, in decimal.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from healthmon.application.ports import HistoryCursor
+from healthmon.domain.deliveries import DeliveryId
 from healthmon.domain.errors import FieldProblem, InvalidField
 from healthmon.domain.probe import ProbeId
 from healthmon.domain.webserver import WebserverId
@@ -34,15 +37,20 @@ _LATEST: Final = (datetime.max.replace(tzinfo=UTC) - _EPOCH) // _MICROSECOND
 # numbers are clamped to the last position.
 LIST_CURSOR_PATTERN: Final = f"^[0-9]{{1,{len(str(MAX_WEBSERVER_ID))}}}$"
 HISTORY_CURSOR_PATTERN: Final = f"^-?[0-9]{{1,{len(str(_LATEST))}}}\\.[0-9]{{1,{len(str(MAX_PROBE_ID))}}}$"
+# Event sequences and delivery ids: 64-bit integers in the database, written in decimal.
+MAX_SEQUENCE: Final = 2**63 - 1
+MAX_DELIVERY_ID: Final = 2**63 - 1
+SEQUENCE_CURSOR_PATTERN: Final = f"^[0-9]{{1,{len(str(MAX_SEQUENCE))}}}$"
 _LIST_CURSOR: Final = re.compile(LIST_CURSOR_PATTERN)
 _HISTORY_CURSOR: Final = re.compile(HISTORY_CURSOR_PATTERN)
+_SEQUENCE_CURSOR: Final = re.compile(SEQUENCE_CURSOR_PATTERN)
 
 
 class InvalidCursor(InvalidField):
     """The cursor is not one this API writes; nothing was read."""
 
-    def __init__(self) -> None:
-        super().__init__(FieldProblem("cursor", "is not a cursor this API returned"))
+    def __init__(self, field: str = "cursor") -> None:
+        super().__init__(FieldProblem(field, "is not a cursor this API returned"))
 
 
 def encode_list_cursor(after: WebserverId) -> str:
@@ -69,3 +77,27 @@ def decode_history_cursor(cursor: str) -> HistoryCursor:
     start, _, probe_id = cursor.partition(".")
     micros = min(max(int(start), _EARLIEST), _LATEST)
     return HistoryCursor(_EPOCH + micros * _MICROSECOND, ProbeId(min(int(probe_id), MAX_PROBE_ID)))
+
+
+def encode_event_cursor(sequence: int) -> str:
+    """The cursor of the feed page that starts after this sequence (0: the start of the feed)."""
+    return str(sequence)
+
+
+def decode_event_cursor(cursor: str) -> int:
+    """The sequence an events cursor points past; InvalidCursor (naming `after`) when it is not one."""
+    if _SEQUENCE_CURSOR.fullmatch(cursor) is None:
+        raise InvalidCursor("after")
+    return min(int(cursor), MAX_SEQUENCE)
+
+
+def encode_delivery_cursor(after: DeliveryId) -> str:
+    """The cursor of the deliveries page that starts after this delivery."""
+    return str(after)
+
+
+def decode_delivery_cursor(cursor: str) -> DeliveryId:
+    """The delivery id a deliveries cursor points past; InvalidCursor when it is not one."""
+    if _SEQUENCE_CURSOR.fullmatch(cursor) is None:
+        raise InvalidCursor
+    return DeliveryId(min(int(cursor), MAX_DELIVERY_ID))

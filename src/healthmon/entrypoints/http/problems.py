@@ -25,8 +25,13 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 
 from healthmon.application.errors import DatabaseConfigurationError, StorageRejected, StorageUnavailable
 from healthmon.domain.errors import (
+    ChannelDisabled,
+    ChannelNotFound,
+    DeliveryNotFailed,
+    DeliveryNotFound,
     HealthmonError,
     InvalidField,
+    StateConflict,
     WebserverAlreadyRegistered,
     WebserverNotFound,
 )
@@ -55,6 +60,11 @@ PROBLEMS: Final[dict[type[HealthmonError], Problem]] = {
     InvalidField: Problem(422, "invalid-field", "A field has an invalid value"),
     WebserverNotFound: Problem(404, "webserver-not-found", "Webserver not found"),
     WebserverAlreadyRegistered: Problem(409, "webserver-already-registered", "URL already watched"),
+    ChannelNotFound: Problem(404, "channel-not-found", "Channel not found"),
+    DeliveryNotFound: Problem(404, "delivery-not-found", "Delivery not found"),
+    ChannelDisabled: Problem(409, "channel-disabled", "The channel is disabled"),
+    DeliveryNotFailed: Problem(409, "delivery-not-failed", "Only a failed delivery can be retried"),
+    StateConflict: Problem(409, "conflict", "Conflicts with the current state"),
     StorageUnavailable: Problem(503, "storage-unavailable", "The database is unavailable"),
     NotReady: Problem(503, "not-ready", "Not ready"),
     # No retry helps and the message names database internals: a plain 500, logged in full.
@@ -65,7 +75,17 @@ PROBLEMS: Final[dict[type[HealthmonError], Problem]] = {
 
 # Problems whose message is safe and useful to show the client.
 _SHOWN_MESSAGE: Final = frozenset(
-    {InvalidCursor, InvalidField, WebserverNotFound, WebserverAlreadyRegistered}
+    {
+        InvalidCursor,
+        InvalidField,
+        WebserverNotFound,
+        WebserverAlreadyRegistered,
+        ChannelNotFound,
+        DeliveryNotFound,
+        ChannelDisabled,
+        DeliveryNotFailed,
+        StateConflict,
+    }
 )
 _HIDDEN_DETAIL: Final = "The server failed to answer this request; the failure has been logged."
 _UNAVAILABLE_DETAIL: Final = (

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Mapping
 from datetime import MAXYEAR, MINYEAR, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar
 
@@ -22,11 +23,12 @@ from litestar.openapi.datastructures import ResponseSpec
 from msgspec import UNSET, Meta, UnsetType
 
 from healthmon.application.ports import WorkerInfo
-from healthmon.application.use_cases.webservers import WebserverDetails
+from healthmon.application.use_cases.webservers import WebserverDetails, WebserverPage
 from healthmon.domain.errors import InvalidField
+from healthmon.domain.events import EventType, RecordedEvent
 from healthmon.domain.health import HEALTHY_AFTER, THRESHOLD_RANGE, UNHEALTHY_AFTER, HealthState
 from healthmon.domain.patterns import NAME_MAX_LENGTH, NAME_PATTERN, URL_MAX_LENGTH, URL_PATTERN
-from healthmon.domain.probe import ErrorKind, RecordedProbe
+from healthmon.domain.probe import ErrorKind, ProbeResult, RecordedProbe
 from healthmon.domain.webserver import (
     MAX_INTERVAL_SECONDS,
     MAX_TIMEOUT_SECONDS,
@@ -155,18 +157,86 @@ class RequestOut(msgspec.Struct, kw_only=True):
     @classmethod
     def from_domain(cls, probe: RecordedProbe) -> RequestOut:
         """The API view of a stored probe."""
-        result = probe.result
-        error = None
-        if result.error_kind is not None:
-            error = RequestErrorOut(kind=result.error_kind, message=result.error_message or "")
+        return cls(id=probe.id, **_probe_fields(probe.result))
+
+
+def _probe_fields(result: ProbeResult) -> dict[str, Any]:
+    error = None
+    if result.error_kind is not None:
+        error = RequestErrorOut(kind=result.error_kind, message=result.error_message or "")
+    return {
+        "started_at": result.started_at,
+        "latency_ms": result.latency_ms,
+        "status_code": result.status_code,
+        "success": result.success,
+        "error": error,
+    }
+
+
+class ProbeOut(msgspec.Struct, kw_only=True):
+    """The probe that changed a health: as an item of a webserver's requests, without its id."""
+
+    started_at: datetime
+    latency_ms: float
+    status_code: int | None
+    success: bool
+    error: RequestErrorOut | None
+
+    @classmethod
+    def from_domain(cls, result: ProbeResult) -> ProbeOut:
+        """The API view of a probe result."""
+        return cls(**_probe_fields(result))
+
+
+class EventWebserverOut(msgspec.Struct, kw_only=True):
+    """The webserver as it was when the event happened (it may have been renamed or removed since)."""
+
+    id: int
+    name: str
+    url: str
+
+
+class EventOut(msgspec.Struct, kw_only=True):
+    """A change of a webserver's health and the probe that made it (null when a URL change reset it)."""
+
+    id: str
+    type: EventType
+    webserver_id: int
+    webserver: EventWebserverOut
+    from_state: HealthState = msgspec.field(name="from")
+    to_state: HealthState = msgspec.field(name="to")
+    occurred_at: datetime
+    probe: ProbeOut | None
+
+    @classmethod
+    def from_domain(cls, event: RecordedEvent) -> EventOut:
+        """The API view of a stored health event."""
+        change = event.change
+        if change is None:  # pragma: no cover - the feed and last_event hold health events only
+            raise ValueError(f"event {event.id} is not a health change")
+        webserver = change.webserver
         return cls(
-            id=probe.id,
-            started_at=result.started_at,
-            latency_ms=result.latency_ms,
-            status_code=result.status_code,
-            success=result.success,
-            error=error,
+            id=event.id,
+            type=event.type,
+            webserver_id=webserver.id,
+            webserver=EventWebserverOut(id=webserver.id, name=webserver.name, url=webserver.url),
+            from_state=change.from_state,
+            to_state=change.to_state,
+            occurred_at=event.occurred_at,
+            probe=None if change.probe is None else ProbeOut.from_domain(change.probe),
         )
+
+    @classmethod
+    def from_optional(cls, event: RecordedEvent | None) -> EventOut | None:
+        """The API view of a webserver's last event, or None when it never had one."""
+        return None if event is None else cls.from_domain(event)
+
+
+class EventFeedOut(msgspec.Struct, kw_only=True):
+    """One page of the feed, oldest first; pass next_cursor back as `after` to get what came since."""
+
+    items: list[EventOut]
+    next_cursor: str
 
 
 class WebserverOut(msgspec.Struct, kw_only=True):
@@ -195,17 +265,36 @@ class WebserverOut(msgspec.Struct, kw_only=True):
         return cls(**_webserver_fields(webserver))
 
 
+class WebserverSummaryOut(WebserverOut, kw_only=True):
+    """A webserver as listed: with its last health event (null when its health never changed)."""
+
+    last_event: EventOut | None
+
+    @classmethod
+    def from_page(cls, page: WebserverPage) -> list[WebserverSummaryOut]:
+        """The API view of a page of webservers."""
+        return [
+            cls(
+                **_webserver_fields(webserver),
+                last_event=EventOut.from_optional(page.last_events.get(webserver.id)),
+            )
+            for webserver in page.items
+        ]
+
+
 class WebserverDetailsOut(WebserverOut, kw_only=True):
-    """A webserver with its last 10 requests, newest first."""
+    """A webserver with its last 10 requests, newest first, and its last health event (or null)."""
 
     last_requests: list[RequestOut]
+    last_event: EventOut | None
 
     @classmethod
     def from_details(cls, details: WebserverDetails) -> WebserverDetailsOut:
-        """The API view of a webserver with its recent probes."""
+        """The API view of a webserver with its recent probes and its last event."""
         return cls(
             **_webserver_fields(details.webserver),
             last_requests=[RequestOut.from_domain(probe) for probe in details.last_requests],
+            last_event=EventOut.from_optional(details.last_event),
         )
 
 
@@ -234,7 +323,7 @@ def _webserver_fields(webserver: Webserver) -> dict[str, Any]:
 class WebserverPageOut(msgspec.Struct, kw_only=True):
     """One page of webservers; pass next_cursor as `cursor` for the next one (null on the last page)."""
 
-    items: list[WebserverOut]
+    items: list[WebserverSummaryOut]
     next_cursor: str | None
 
 
@@ -309,13 +398,14 @@ _DESCRIPTIONS: Final[dict[int, str]] = {
 }
 
 
-def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for these error statuses, each a problem+json body."""
+def problem_responses(*statuses: int, described: Mapping[int, str] | None = None) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for these error statuses, each a problem+json body; `described` overrides texts."""
+    descriptions = {**_DESCRIPTIONS, **(described or {})}
     return {
         status: ResponseSpec(
             data_container=ProblemOut,
             generate_examples=False,
-            description=_DESCRIPTIONS[status],
+            description=descriptions[status],
             media_type=PROBLEM_MEDIA_TYPE,
         )
         for status in statuses
@@ -414,21 +504,21 @@ def _decode_field(text: msgspec.Raw, field_type: Any) -> object:
     try:
         return msgspec.json.decode(text, type=field_type, strict=True)
     except msgspec.ValidationError as exc:
-        # JSON Schema counts 5.0 as an integer, and some clients cannot write 5; no field is a float.
-        number = _number(text)
-        if number is None or not number.is_integer():
-            raise
+        # JSON Schema counts 5.0 as an integer (alone or in a list), and some clients cannot write 5;
+        # no field is a float.
+        value = _whole_numbers_as_ints(msgspec.json.decode(text))
         try:
-            return msgspec.convert(int(number), field_type, strict=True)
+            return msgspec.convert(value, field_type, strict=True)
         except msgspec.ValidationError:
             raise exc from None
 
 
-def _number(text: msgspec.Raw) -> float | None:
-    try:
-        return msgspec.json.decode(text, type=float, strict=True)
-    except msgspec.ValidationError:
-        return None
+def _whole_numbers_as_ints(value: object) -> object:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_whole_numbers_as_ints(item) for item in value]
+    return value
 
 
 class StrictBody(MsgspecDTO[StructT]):

@@ -49,6 +49,7 @@ from healthmon.entrypoints.http.schemas import (
     WebserverOut,
     WebserverPageOut,
     WebserverPatch,
+    WebserverSummaryOut,
     instant,
     problem_responses,
 )
@@ -178,7 +179,7 @@ class WebserverController(Controller):
         after = None if cursor is None else decode_list_cursor(cursor)
         page = list_webservers.execute(health=health, after=after, limit=limit)
         return WebserverPageOut(
-            items=[WebserverOut.from_domain(webserver) for webserver in page.items],
+            items=WebserverSummaryOut.from_page(page),
             next_cursor=None if page.next_cursor is None else encode_list_cursor(page.next_cursor),
         )
 
