@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sqlite3
 import subprocess
@@ -59,53 +60,49 @@ def test_writes_recover_by_themselves_once_a_read_only_file_is_writable_again(
     assert [_register(sqlite_engine, f"after-{n}") for n in range(5)] == ["ok"] * 5
 
 
-def test_a_held_write_lock_refuses_writes_within_seconds_while_reads_go_on(
-    sqlite_engine: Engine, sqlite_url: str
-) -> None:
+@contextlib.contextmanager
+def writers_behind_a_held_lock(engine: Engine, sqlite_url: str) -> Iterator[list[str]]:
+    """WRITERS threads registering while another connection holds the write lock; their outcomes.
+
+    The lock is released, and every writer joined, when the block ends.
+    """
     holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     outcomes: list[str] = []
     writers = [
-        threading.Thread(target=lambda n=n: outcomes.append(_register(sqlite_engine, f"w{n}")))
+        threading.Thread(target=lambda n=n: outcomes.append(_register(engine, f"w{n}")))
         for n in range(WRITERS)
     ]
     try:
         for writer in writers:
             writer.start()
-        listing = ListWebservers(SqlAlchemyUnitOfWork(create_session_factory(sqlite_engine)))
-        assert listing.execute().items == []
-        # Every writer is answered while the lock is still held: none waits for it to be released.
-        eventually_sync(lambda: len(outcomes) == WRITERS, within=15, what="every writer to be answered")
-        assert outcomes == ["unavailable"] * WRITERS
+        yield outcomes
     finally:
         holder.execute("ROLLBACK")
         holder.close()
         for writer in writers:
             writer.join()
+
+
+def test_a_held_write_lock_refuses_writes_within_seconds_while_reads_go_on(
+    sqlite_engine: Engine, sqlite_url: str
+) -> None:
+    with writers_behind_a_held_lock(sqlite_engine, sqlite_url) as outcomes:
+        listing = ListWebservers(SqlAlchemyUnitOfWork(create_session_factory(sqlite_engine)))
+        assert listing.execute().items == []
+        # Every writer is answered while the lock is still held: none waits for it to be released.
+        eventually_sync(lambda: len(outcomes) == WRITERS, within=15, what="every writer to be answered")
+        assert outcomes == ["unavailable"] * WRITERS
     assert _register(sqlite_engine, "after") == "ok"
 
 
 def test_writers_beyond_the_waiting_room_are_refused_without_waiting(
     sqlite_engine: Engine, sqlite_url: str
 ) -> None:
-    holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
-    outcomes: list[str] = []
-    writers = [
-        threading.Thread(target=lambda n=n: outcomes.append(_register(sqlite_engine, f"w{n}")))
-        for n in range(WRITERS)
-    ]
-    try:
-        for writer in writers:
-            writer.start()
+    with writers_behind_a_held_lock(sqlite_engine, sqlite_url) as outcomes:
         # One writer holds the turn and at most WAITING_WRITERS wait: the others are refused at once,
         # long before the first one's busy timeout ends.
         refused_at_once = WRITERS - 1 - WAITING_WRITERS
         eventually_sync(
             lambda: len(outcomes) >= refused_at_once, within=1.5, what="the writers past the room refused"
         )
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
-        for writer in writers:
-            writer.join()
