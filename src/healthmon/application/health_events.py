@@ -11,8 +11,9 @@ from healthmon.domain.webserver import Webserver
 
 
 def snapshot(webserver: Webserver) -> WebserverSnapshot:
-    """The webserver as an event shows it: id, name and URL as they are now."""
-    return WebserverSnapshot(id=webserver.id, name=webserver.settings.name, url=webserver.settings.url)
+    """The webserver as an event shows it: id, name and URL (its password masked) as they are now."""
+    settings = webserver.settings
+    return WebserverSnapshot(id=webserver.id, name=settings.name, url=settings.display_url)
 
 
 def record_health_changes(

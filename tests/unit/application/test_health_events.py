@@ -84,6 +84,16 @@ def test_a_transition_is_stored_as_one_event_with_its_probe(store: InMemoryStore
     )
 
 
+def test_an_event_shows_the_webserver_url_with_its_password_masked(
+    store: InMemoryStore, clock: FakeClock
+) -> None:
+    webserver = register(store, clock, 1, url="http://user:s3cr3t@server-1.test/health", healthy_threshold=1)
+    RecordProbeResults(InMemoryUnitOfWork(store)).execute([succeeded(webserver.id, EPOCH)])
+    [event] = events(store)
+    assert event.change is not None
+    assert event.change.webserver.url == "http://user:***@server-1.test/health"
+
+
 def test_one_batch_with_two_transitions_stores_two_events_in_probe_order(
     store: InMemoryStore, clock: FakeClock
 ) -> None:
