@@ -22,7 +22,7 @@ SECRET_KEY_BYTES_RANGE = range(24, 65)
 
 
 def _secret_pattern() -> str:
-    # Base64 of n bytes is n // 3 groups of four characters, then nothing, XX== or XXX= for a
+    # Base64 of n bytes is n // 3 groups of four characters, then nothing, ab== or abc= for a
     # remainder of 0, 1 or 2 bytes: one alternative per remainder, over the lengths allowed.
     char = "[A-Za-z0-9+/]"
     tails = ("", f"{char}{{2}}==", f"{char}{{3}}=")

@@ -1,7 +1,7 @@
 """The name and URL rules as regular expressions, so the domain and the API schema state them once.
 
 Each pattern is written in the subset that Python's `re` and ECMA-262 (JSON Schema's dialect, with
-the `u` flag) read the same way: explicit character classes with `\\uXXXX` escapes (astral characters
+the `u` flag) read the same way: explicit character classes with `\\uHHHH` escapes (astral characters
 written literally), no `\\d`/`\\s`/`\\w`, no flags, anchored with `^` and `$` and matched in full.
 """
 
