@@ -8,6 +8,7 @@ dialect, chosen once per engine (see dialects.py).
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections.abc import Collection, Sequence
 from datetime import datetime
@@ -28,9 +29,9 @@ from healthmon.adapters.sqlalchemy.converters import (
 )
 from healthmon.adapters.sqlalchemy.errors import translated_errors
 from healthmon.adapters.sqlalchemy.postgres_arrays import ArrayLiteral, as_arrays, unnested
-from healthmon.adapters.sqlalchemy.tables import webservers_table
+from healthmon.adapters.sqlalchemy.tables import requests_table, webservers_table
 from healthmon.adapters.sqlalchemy.transactions import locked, start_writing
-from healthmon.application.ports import WebserverRepository
+from healthmon.application.ports import WebserverReading, WebserverRepository
 from healthmon.domain.health import HealthState
 from healthmon.domain.ids import WebserverId
 from healthmon.domain.webserver import Webserver, WebserverSettings
@@ -62,6 +63,25 @@ _SAVE = (
     .values({**_NEW, "settings_version": _settings_version(_NEW)})
 )
 _ADD = insert(webservers_table).returning(_w.id)
+
+# Every webserver with its newest request: the key of that request comes from the index on
+# (webserver_id, started_at, id) alone, one lookup per webserver inside the one statement.
+_newer = requests_table.alias("newer")
+_NEWEST_REQUEST_ID = (
+    select(_newer.c.id)
+    .where(_newer.c.webserver_id == _w.id)
+    .order_by(_newer.c.started_at.desc(), _newer.c.id.desc())
+    .limit(1)
+    .correlate(webservers_table)
+    .scalar_subquery()
+)
+_r = requests_table.c
+_READINGS = (
+    select(*WEBSERVER_COLUMNS, _r.success, _r.latency_ms)
+    .select_from(webservers_table.outerjoin(requests_table, _r.id == _NEWEST_REQUEST_ID))
+    .order_by(_w.id)
+)
+_READING_AT = len(WEBSERVER_COLUMNS)
 
 
 _NEW_NAMES = tuple(f"new_{name}" for name in SAVED_COLUMN_NAMES)
@@ -273,6 +293,17 @@ class SqlAlchemyWebserverRepository(WebserverRepository):
         self.flush()
         with translated_errors():
             return int(self._session.execute(select(func.count()).select_from(webservers_table)).scalar_one())
+
+    def readings(self) -> builtins.list[WebserverReading]:
+        self.flush()
+        found: builtins.list[WebserverReading] = []
+        with translated_errors():
+            for rows in self._session.execute(_READINGS).partitions(_FETCH_CHUNK):
+                found += (
+                    WebserverReading(to_webserver(row), row[_READING_AT], row[_READING_AT + 1])
+                    for row in rows
+                )
+        return found
 
 
 __all__ = [
