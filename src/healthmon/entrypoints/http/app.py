@@ -175,12 +175,13 @@ def create_app(
     worker = WorkerStatus(worker_alive)
     dependencies = {name: bridge(getattr(container, name)) for name in HTTP_USE_CASES}
     dependencies["worker"] = Provide(lambda: worker, sync_to_thread=False)
-    # The worker's own metrics are on the page only where the worker runs, in this process.
-    page = MetricsPage(
-        container.read_fleet,
-        container.clock(),
-        own=container.metrics_registry() if worker_alive is not None else None,
-    )
+    # The worker's own metrics are on the page only where the worker runs, in this process; built
+    # here, so the declared ones show (at zero) even before the worker first counts.
+    own = None
+    if worker_alive is not None:
+        container.metrics()
+        own = container.metrics_registry()
+    page = MetricsPage(container.read_fleet, container.clock(), own=own)
     dependencies["metrics_page"] = Provide(lambda: page, sync_to_thread=False)
     security: list[SecurityRequirement] | None = [{BEARER: []}] if keys.enabled else None
     api = Router(
