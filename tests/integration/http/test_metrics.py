@@ -1,4 +1,4 @@
-"""GET /metrics: the fleet from the store in Prometheus text and OpenMetrics, behind the API keys, cached 15 s."""
+"""GET /metrics: the fleet from the store, as Prometheus text or OpenMetrics, behind the keys, cached 15 s."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ from collections import Counter
 from collections.abc import Callable
 
 from dependency_injector import providers
-from prometheus_client.openmetrics.parser import (
-    text_string_to_metric_families as openmetrics_families,
-)
+from prometheus_client.metrics_core import Metric
+from prometheus_client.openmetrics import parser as openmetrics_parser
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
@@ -29,6 +28,11 @@ from tests.integration.http.conftest import (
 )
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
+
+
+def openmetrics_families(text: str) -> list[Metric]:
+    """The families of an OpenMetrics exposition, as prometheus-client's OpenMetrics parser reads them."""
+    return list(openmetrics_parser.text_string_to_metric_families(text))  # type: ignore[no-untyped-call]
 
 
 def samples(text: str) -> list[Sample]:
@@ -101,7 +105,9 @@ def test_each_webserver_has_at_most_8_series_keyed_by_its_id_alone(
             assert extra <= {"state"}, sample
 
 
-def test_openmetrics_when_the_accept_header_asks(client: Client, container: Container, clock: FakeClock) -> None:
+def test_openmetrics_when_the_accept_header_asks(
+    client: Client, container: Container, clock: FakeClock
+) -> None:
     server = webserver_id(new_webserver(client))
     record(container, [succeeded(server, clock.advance(1))])
     response = client.get("/metrics", headers={"Accept": OPENMETRICS})
