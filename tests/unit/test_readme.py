@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import io
 import re
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from healthmon.adapters.prometheus_fleet import FleetCollector
+from healthmon.adapters.prometheus_fleet import WEBSERVER_FAMILIES, FleetCollector
 from healthmon.adapters.prometheus_metrics import PrometheusMetrics
 from healthmon.application.monitoring.metrics import MONITOR_METRICS
-from healthmon.application.ports import WebserverReading
 from healthmon.application.use_cases.fleet import FleetSnapshot
-from healthmon.domain.ids import WebserverId
-from healthmon.domain.webserver import Webserver
-from tests.factories import settings
 from tests.fakes import EPOCH
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -41,19 +36,14 @@ def test_the_metrics_table_lists_every_metric_exposed_with_its_type_and_labels()
 
 
 def exposed_metrics() -> dict[str, tuple[str, set[str]]]:
-    """Every metric a scrape can show, by name: the fleet's (from a snapshot of one webserver that has
-    every reading) and the worker's, with its type and its labels."""
+    """Every metric a scrape can show, by name, with its type and labels: the per-webserver gauges,
+    the fleet-wide families and the worker's."""
+    exposed = {family.name: ("gauge", set(family.labels)) for family in WEBSERVER_FAMILIES}
     registry = CollectorRegistry()
     PrometheusMetrics(MONITOR_METRICS, registry)
-    webserver = dataclasses.replace(
-        Webserver(WebserverId(1), settings(1), EPOCH, EPOCH), last_checked_at=EPOCH
-    )
-    snapshot = FleetSnapshot(EPOCH, [WebserverReading(webserver, True, 5.0)], 1, {}, {})
-    exposed: dict[str, tuple[str, set[str]]] = {}
+    snapshot = FleetSnapshot(EPOCH, [], 0, {}, {})
     for family in [*FleetCollector(snapshot).collect(), *registry.collect()]:
         labels = {label for sample in family.samples for label in sample.labels} - {"le"}
         name = f"{family.name}_total" if family.type == "counter" else family.name
         exposed[name] = (family.type, labels)
-    # No probe has seen a certificate in this snapshot: that series is keyed like the others.
-    exposed["healthmon_webserver_tls_expiry_timestamp_seconds"] = ("gauge", {"webserver_id"})
     return exposed

@@ -1,14 +1,22 @@
-"""The fleet as Prometheus metric families: one collector over a FleetSnapshot, read from the store.
+"""The fleet for Prometheus: every webserver's series, and the fleet's counts, from a FleetSnapshot.
 
 Every per-webserver series carries `webserver_id` and nothing else that grows without bound: the
 name and the (password-masked) URL appear on `healthmon_webserver_info` only, and no error message
 appears anywhere. A webserver has at most 8 series: up, health (one per state), last latency, last
 check, TLS expiry and info.
+
+The per-webserver lines are written here rather than through prometheus-client's metric families:
+at 10,000 webservers (70,000 series) its generic path takes about 0.75 s, these lines 0.05 s. They
+are gauges without timestamps, whose lines read the same in the Prometheus text format and in
+OpenMetrics (values as Python writes floats, which both parse); tests read both back with
+prometheus-client's own parsers. The few fleet-wide families
+go through prometheus-client (FleetCollector).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Final
 
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
@@ -25,76 +33,105 @@ SERIES_PER_WEBSERVER_AT_MOST: Final = 8
 _STATES: Final = tuple(HealthState)
 
 
+@dataclass(frozen=True, slots=True)
+class WebserverFamily:
+    """One per-webserver gauge: its full name, its help text and its labels (webserver_id first)."""
+
+    name: str
+    help: str
+    labels: tuple[str, ...] = ("webserver_id",)
+
+
+UP: Final = WebserverFamily(
+    PREFIX + "webserver_up", "1 when the webserver's last probe succeeded, 0 when it failed."
+)
+HEALTH: Final = WebserverFamily(
+    PREFIX + "webserver_health",
+    "1 for the webserver's current health state, 0 for the others.",
+    ("webserver_id", "state"),
+)
+LAST_LATENCY: Final = WebserverFamily(
+    PREFIX + "webserver_last_latency_seconds", "Latency of the webserver's last probe."
+)
+LAST_CHECK: Final = WebserverFamily(
+    PREFIX + "webserver_last_check_timestamp_seconds", "When the webserver was last probed (Unix time)."
+)
+TLS_EXPIRY: Final = WebserverFamily(
+    PREFIX + "webserver_tls_expiry_timestamp_seconds",
+    "When the webserver's TLS certificate expires (Unix time), once a probe has seen it.",
+)
+INFO: Final = WebserverFamily(
+    PREFIX + "webserver_info",
+    "Always 1: the webserver's name and URL (password masked).",
+    ("webserver_id", "name", "url"),
+)
+WEBSERVER_FAMILIES: Final = (UP, HEALTH, LAST_LATENCY, LAST_CHECK, TLS_EXPIRY, INFO)
+
+_ONE, _ZERO = "1.0", "0.0"
+
+
+def webserver_series(snapshot: FleetSnapshot) -> bytes:
+    """Every webserver's lines, family by family (each under its HELP and TYPE), in id order."""
+    lines: dict[WebserverFamily, list[str]] = {family: [] for family in WEBSERVER_FAMILIES}
+    # TLS_EXPIRY's lines (the fifth) will come from the webserver's TLS expiry, once webservers carry it.
+    up, health, latency, checked, _, info = (lines[family] for family in WEBSERVER_FAMILIES)
+    for reading in snapshot.readings:
+        webserver = reading.webserver
+        key = f'{{webserver_id="{webserver.id}"'
+        if reading.last_success is not None:
+            up.append(f"{UP.name}{key}}} {_ONE if reading.last_success else _ZERO}\n")
+        state = webserver.state
+        health.extend(
+            f'{HEALTH.name}{key},state="{candidate.value}"}} {_ONE if candidate is state else _ZERO}\n'
+            for candidate in _STATES
+        )
+        if reading.last_latency_ms is not None:
+            latency.append(f"{LAST_LATENCY.name}{key}}} {reading.last_latency_ms / 1000!r}\n")
+        if webserver.last_checked_at is not None:
+            checked.append(f"{LAST_CHECK.name}{key}}} {webserver.last_checked_at.timestamp()!r}\n")
+        name, url = _escaped(webserver.settings.name), _escaped(display_url(webserver.settings.url))
+        info.append(f'{INFO.name}{key},name="{name}",url="{url}"}} {_ONE}\n')
+    text = "".join(
+        f"# HELP {family.name} {family.help}\n# TYPE {family.name} gauge\n{''.join(lines[family])}"
+        for family in WEBSERVER_FAMILIES
+    )
+    return text.encode("utf-8")
+
+
+def _escaped(value: str) -> str:
+    # Label values escape the backslash, the double quote and the line feed, in both formats.
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 class FleetCollector(Collector):
-    """Collects one snapshot's families; the snapshot never changes, so neither does what it yields."""
+    """The fleet-wide families of one snapshot: webservers by health, live workers, events, deliveries."""
 
     def __init__(self, snapshot: FleetSnapshot) -> None:
         self._snapshot = snapshot
 
     def collect(self) -> Iterator[Metric]:
-        yield from _webserver_families(self._snapshot)
-        yield from _fleet_families(self._snapshot)
-
-
-def _gauge(name: str, documentation: str, labels: list[str]) -> GaugeMetricFamily:
-    return GaugeMetricFamily(PREFIX + name, documentation, labels=labels)
-
-
-def _webserver_families(snapshot: FleetSnapshot) -> Iterator[Metric]:
-    server = ["webserver_id"]
-    up = _gauge("webserver_up", "1 when the webserver's last probe succeeded, 0 when it failed.", server)
-    health = _gauge(
-        "webserver_health",
-        "1 for the webserver's current health state, 0 for the others.",
-        [*server, "state"],
-    )
-    latency = _gauge("webserver_last_latency_seconds", "Latency of the webserver's last probe.", server)
-    checked = _gauge(
-        "webserver_last_check_timestamp_seconds", "When the webserver was last probed (Unix time).", server
-    )
-    tls_expiry = _gauge(
-        "webserver_tls_expiry_timestamp_seconds",
-        "When the webserver's TLS certificate expires (Unix time), once a probe has seen it.",
-        server,
-    )
-    info = _gauge(
-        "webserver_info",
-        "Always 1: the webserver's name and URL (password masked).",
-        [*server, "name", "url"],
-    )
-    for reading in snapshot.readings:
-        webserver = reading.webserver
-        webserver_id = str(webserver.id)
-        key = [webserver_id]
-        if reading.last_success is not None:
-            up.add_metric(key, 1.0 if reading.last_success else 0.0)
-        state = webserver.state
-        for candidate in _STATES:
-            health.add_metric([webserver_id, candidate.value], 1.0 if candidate is state else 0.0)
-        if reading.last_latency_ms is not None:
-            latency.add_metric(key, reading.last_latency_ms / 1000)
-        if webserver.last_checked_at is not None:
-            checked.add_metric(key, webserver.last_checked_at.timestamp())
-        info.add_metric([webserver_id, webserver.settings.name, display_url(webserver.settings.url)], 1.0)
-    yield from (up, health, latency, checked, tls_expiry, info)
-
-
-def _fleet_families(snapshot: FleetSnapshot) -> Iterator[Metric]:
-    by_health = _gauge("webservers", "Webservers, by current health state.", ["health"])
-    counts = dict.fromkeys(_STATES, 0)
-    for reading in snapshot.readings:
-        counts[reading.webserver.state] += 1
-    for state, count in counts.items():
-        by_health.add_metric([state.value], count)
-    yield by_health
-    workers = _gauge("workers_live", "Workers whose heartbeat is younger than the lease.", [])
-    workers.add_metric([], snapshot.live_workers)
-    yield workers
-    events = _gauge("events", "Events stored, by type.", ["type"])
-    for event_type in EventType:
-        events.add_metric([event_type.value], snapshot.events_by_type.get(event_type, 0))
-    yield events
-    deliveries = _gauge("deliveries", "Alert deliveries stored, by status.", ["status"])
-    for status in DeliveryStatus:
-        deliveries.add_metric([status.value], snapshot.deliveries_by_status.get(status, 0))
-    yield deliveries
+        snapshot = self._snapshot
+        by_health = GaugeMetricFamily(
+            PREFIX + "webservers", "Webservers, by current health state.", labels=["health"]
+        )
+        counts = dict.fromkeys(_STATES, 0)
+        for reading in snapshot.readings:
+            counts[reading.webserver.state] += 1
+        for state, count in counts.items():
+            by_health.add_metric([state.value], count)
+        yield by_health
+        yield GaugeMetricFamily(
+            PREFIX + "workers_live",
+            "Workers whose heartbeat is younger than the lease.",
+            value=snapshot.live_workers,
+        )
+        events = GaugeMetricFamily(PREFIX + "events", "Events stored, by type.", labels=["type"])
+        for event_type in EventType:
+            events.add_metric([event_type.value], snapshot.events_by_type.get(event_type, 0))
+        yield events
+        deliveries = GaugeMetricFamily(
+            PREFIX + "deliveries", "Alert deliveries stored, by status.", labels=["status"]
+        )
+        for status in DeliveryStatus:
+            deliveries.add_metric([status.value], snapshot.deliveries_by_status.get(status, 0))
+        yield deliveries

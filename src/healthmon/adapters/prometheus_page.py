@@ -16,7 +16,7 @@ from typing import Final
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from healthmon.adapters.prometheus_fleet import FleetCollector
+from healthmon.adapters.prometheus_fleet import FleetCollector, webserver_series
 from healthmon.application.ports import Clock
 from healthmon.application.use_cases.fleet import FleetSnapshot, ReadFleet
 
@@ -54,9 +54,15 @@ class MetricsPage:
                 self._rendered = {}
             fleet = self._rendered.get(content_type)
             if fleet is None:
-                registry = CollectorRegistry(auto_describe=False)
-                registry.register(FleetCollector(snapshot))
-                fleet = self._rendered[content_type] = encode(registry)
+                fleet = self._rendered[content_type] = render_fleet(snapshot, encode)
         if self._own is None:
             return fleet, content_type
         return fleet.removesuffix(_EOF) + encode(self._own), content_type
+
+
+def render_fleet(snapshot: FleetSnapshot, encode: Callable[[Collector], bytes]) -> bytes:
+    """The snapshot in the encoder's format: every webserver's lines, then the fleet-wide families."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(FleetCollector(snapshot))
+    # The encoder's part comes last: in OpenMetrics it ends the page with # EOF.
+    return webserver_series(snapshot) + encode(registry)
