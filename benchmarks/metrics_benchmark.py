@@ -10,7 +10,9 @@ Creates a scratch database on the server of HEALTHMON_TEST_POSTGRES_URL (default
 - whole scrapes of GET /metrics through the Litestar app in this process's event loop (httpx's ASGI
   transport), a fresh page each time (the clock moves 15 s between scrapes) and a cached one; meanwhile
   a ticker task that wakes every millisecond records the longest the loop went without running it.
-  Beside it, the ticker's longest gap with the loop otherwise idle: the baseline.
+  Beside it, the ticker's longest gap with the loop otherwise idle: the baseline. The page is built
+  on a worker thread, so what holds the loop is the GIL: the full garbage collections the build
+  triggers are counted and timed too.
 
 The database is dropped at the end unless --keep is given.
 """
@@ -19,20 +21,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
 from dependency_injector import providers
 from prometheus_client.exposition import choose_encoder
-from prometheus_client.registry import CollectorRegistry
+from prometheus_client.registry import Collector
 
-from healthmon.adapters.prometheus_fleet import FleetCollector
+from healthmon.adapters.prometheus_page import render_fleet
 from healthmon.adapters.sqlalchemy.engine import create_database_engine, database_url
 from healthmon.adapters.sqlalchemy.migrations import upgrade_database
 from healthmon.application.ports import Clock
+from healthmon.application.use_cases.fleet import FleetSnapshot
 from healthmon.container import build_container
 from healthmon.entrypoints.http import create_app
 from healthmon.settings import Settings
@@ -61,6 +66,23 @@ class SteppedClock(Clock):
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.offset
+
+
+class FullCollections:
+    """How long each full (generation 2) garbage collection took, from the collector's callbacks."""
+
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+        self._started = 0.0
+        gc.callbacks.append(self._note)
+
+    def _note(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds.append(time.perf_counter() - self._started)
 
 
 class LoopWatch:
@@ -159,10 +181,10 @@ def main(argv: list[str] | None = None) -> int:
             for label, accept in (("text 0.0.4", ""), ("OpenMetrics", OPENMETRICS)):
                 encode, _ = choose_encoder(accept)
 
-                def render(encode: object = encode) -> bytes:
-                    registry = CollectorRegistry(auto_describe=False)
-                    registry.register(FleetCollector(snapshot))
-                    return encode(registry)  # type: ignore[operator, no-any-return]
+                def render(
+                    encode: Callable[[Collector], bytes] = encode, snapshot: FleetSnapshot = snapshot
+                ) -> bytes:
+                    return render_fleet(snapshot, encode)
 
                 page = render()
                 lines = sum(1 for line in page.splitlines() if not line.startswith(b"#"))
@@ -171,8 +193,13 @@ def main(argv: list[str] | None = None) -> int:
                     timed(render, arguments.samples, 2),
                 )
 
-            # With the worker's (empty) registry too, as `serve` has it.
+            # With the worker's (empty) registry too, as `serve` has it; and, as `serve` does once
+            # started (cli._start), everything loaded so far frozen out of the collector's scans.
             app = create_app(container, worker_alive=lambda: True, manage_resources=False)
+            del snapshot
+            gc.collect()
+            gc.freeze()
+            pauses = FullCollections()
             baseline = asyncio.run(idle_gap(2.0))
             fresh, fresh_gap = asyncio.run(scrapes(app, clock, arguments.samples, fresh=True))
             cached, cached_gap = asyncio.run(scrapes(app, clock, arguments.samples * 10, fresh=False))
@@ -181,6 +208,10 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"event loop, longest gap: idle {baseline:.1f} ms (baseline); during fresh scrapes "
                 f"{fresh_gap:.1f} ms; during cached scrapes {cached_gap:.1f} ms"
+            )
+            print(
+                f"full garbage collections meanwhile: {len(pauses.seconds)}, longest "
+                f"{max(pauses.seconds, default=0) * 1000:.1f} ms (they hold the GIL, so the loop too)"
             )
         finally:
             container.shutdown_resources()

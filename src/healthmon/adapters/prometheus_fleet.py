@@ -104,34 +104,38 @@ def _escaped(value: str) -> str:
 
 
 class FleetCollector(Collector):
-    """The fleet-wide families of one snapshot: webservers by health, live workers, events, deliveries."""
+    """The fleet-wide families of one snapshot: webservers by health, live workers, events, deliveries.
+
+    It keeps the counts only, never the snapshot's readings, so a cached page holds no webserver.
+    """
 
     def __init__(self, snapshot: FleetSnapshot) -> None:
-        self._snapshot = snapshot
+        self._by_health = dict.fromkeys(_STATES, 0)
+        for reading in snapshot.readings:
+            self._by_health[reading.webserver.state] += 1
+        self._live_workers = snapshot.live_workers
+        self._events = {event_type: snapshot.events_by_type.get(event_type, 0) for event_type in EventType}
+        self._deliveries = {status: snapshot.deliveries_by_status.get(status, 0) for status in DeliveryStatus}
 
     def collect(self) -> Iterator[Metric]:
-        snapshot = self._snapshot
         by_health = GaugeMetricFamily(
             PREFIX + "webservers", "Webservers, by current health state.", labels=["health"]
         )
-        counts = dict.fromkeys(_STATES, 0)
-        for reading in snapshot.readings:
-            counts[reading.webserver.state] += 1
-        for state, count in counts.items():
+        for state, count in self._by_health.items():
             by_health.add_metric([state.value], count)
         yield by_health
         yield GaugeMetricFamily(
             PREFIX + "workers_live",
             "Workers whose heartbeat is younger than the lease.",
-            value=snapshot.live_workers,
+            value=self._live_workers,
         )
         events = GaugeMetricFamily(PREFIX + "events", "Events stored, by type.", labels=["type"])
-        for event_type in EventType:
-            events.add_metric([event_type.value], snapshot.events_by_type.get(event_type, 0))
+        for event_type, count in self._events.items():
+            events.add_metric([event_type.value], count)
         yield events
         deliveries = GaugeMetricFamily(
             PREFIX + "deliveries", "Alert deliveries stored, by status.", labels=["status"]
         )
-        for status in DeliveryStatus:
-            deliveries.add_metric([status.value], snapshot.deliveries_by_status.get(status, 0))
+        for status, count in self._deliveries.items():
+            deliveries.add_metric([status.value], count)
         yield deliveries

@@ -1,16 +1,18 @@
 """The scrape page: the fleet, read from the store at most every 15 s, and this process's own metrics.
 
 The fleet part is the expensive one (a read of every webserver and a line per series): it is read
-once per max_age and rendered once per format in that time, however many scrapers ask, and
-concurrent scrapes of a stale page wait for one read rather than each starting its own. The
-process's own metrics (the worker's, when it runs here) are few and rendered fresh on every scrape.
+once per max_age, however many scrapers ask, and concurrent scrapes of a stale page wait for one
+read rather than each starting its own. Its per-webserver lines (the same in both formats) are
+written once per read and kept as bytes: the snapshot's webserver objects are dropped at once, so
+they never weigh on the collector's full collections for the next 15 s. The process's own metrics
+(the worker's, when it runs here) are few and rendered fresh on every scrape.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from prometheus_client.exposition import choose_encoder
@@ -41,28 +43,39 @@ class MetricsPage:
         self._own = own
         self._max_age = timedelta(seconds=max_age_seconds)
         self._lock = threading.Lock()
-        self._snapshot: FleetSnapshot | None = None
+        self._taken_at: datetime | None = None
+        self._webservers = b""
+        self._fleet = CollectorRegistry(auto_describe=False)
         self._rendered: dict[str, bytes] = {}
 
     def render(self, accept: str | None) -> tuple[bytes, str]:
         """The page's bytes and content type; the fleet part is at most max_age old."""
         encode, content_type = choose_encoder(accept or "")
         with self._lock:
-            snapshot = self._snapshot
-            if snapshot is None or self._clock.now() - snapshot.taken_at >= self._max_age:
-                self._snapshot = snapshot = self._read_fleet().execute()
-                self._rendered = {}
+            if self._taken_at is None or self._clock.now() - self._taken_at >= self._max_age:
+                self._refresh(self._read_fleet().execute())
             fleet = self._rendered.get(content_type)
             if fleet is None:
-                fleet = self._rendered[content_type] = render_fleet(snapshot, encode)
+                # The encoder's part comes last: in OpenMetrics it ends the page with # EOF.
+                fleet = self._rendered[content_type] = self._webservers + encode(self._fleet)
         if self._own is None:
             return fleet, content_type
         return fleet.removesuffix(_EOF) + encode(self._own), content_type
 
+    def _refresh(self, snapshot: FleetSnapshot) -> None:
+        self._taken_at = snapshot.taken_at
+        self._webservers = webserver_series(snapshot)
+        self._fleet = fleet_registry(snapshot)
+        self._rendered = {}
+
+
+def fleet_registry(snapshot: FleetSnapshot) -> CollectorRegistry:
+    """A registry of the snapshot's fleet-wide families alone."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(FleetCollector(snapshot))
+    return registry
+
 
 def render_fleet(snapshot: FleetSnapshot, encode: Callable[[Collector], bytes]) -> bytes:
     """The snapshot in the encoder's format: every webserver's lines, then the fleet-wide families."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(FleetCollector(snapshot))
-    # The encoder's part comes last: in OpenMetrics it ends the page with # EOF.
-    return webserver_series(snapshot) + encode(registry)
+    return webserver_series(snapshot) + encode(fleet_registry(snapshot))
