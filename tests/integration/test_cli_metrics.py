@@ -1,4 +1,4 @@
-"""`healthmon worker` serves its own metrics on HEALTHMON_METRICS_PORT, and nothing when it is unset."""
+"""The worker's metrics: `healthmon worker` on HEALTHMON_METRICS_PORT (none when unset), `serve` on /metrics."""
 
 from __future__ import annotations
 
@@ -98,3 +98,23 @@ def test_a_taken_metrics_port_is_refused_in_one_line(sqlite_url: str, runner: Se
     assert last.startswith("healthmon: error: ")
     assert "HEALTHMON_METRICS_PORT" in last
     assert "address already in use" in last
+
+
+def test_serve_shows_the_fleet_and_its_own_worker_on_one_metrics_page(
+    sqlite_url: str, runner: ServiceRunner
+) -> None:
+    with TargetServer() as target:
+        service = runner.serve(sqlite_url)
+        created = service.register("ok", target.url("/ok"), interval_seconds=1)
+        eventually_sync(lambda: len(service.history(created["id"])) >= 1, within=15, what="a stored probe")
+        response = service.http.get("/metrics")
+        assert response.status_code == 200, response.text
+        found = {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(response.text)
+            for sample in family.samples
+        }
+        assert found[("healthmon_webserver_up", (("webserver_id", str(created["id"])),))] == 1
+        assert found[("healthmon_probes_finished_total", (("result", "success"),))] >= 1
+        assert found[("healthmon_workers_live", ())] == 1
+        assert service.stop() == 0
