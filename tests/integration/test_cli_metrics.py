@@ -1,4 +1,4 @@
-"""The worker's metrics: `healthmon worker` on HEALTHMON_METRICS_PORT (none when unset), `serve` on /metrics."""
+"""The worker's metrics: `healthmon worker` on HEALTHMON_METRICS_PORT (if set), `serve` on /metrics."""
 
 from __future__ import annotations
 
