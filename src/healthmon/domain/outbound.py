@@ -92,5 +92,15 @@ def _decide(policy: OutboundPolicy, address: str) -> bool:
 
 
 def blocked_message(address: str) -> str:
-    """The one-line reason a connection was refused, naming the address (as stored with a blocked probe)."""
-    return f"blocked by the outbound network policy: {address}"
+    """The one-line reason a connection was refused, naming the address (as stored with a blocked probe).
+
+    An IPv4-mapped address is written with its IPv4 part in dotted form (::ffff:127.0.0.2), as people
+    write it, rather than as a socket reports it (::ffff:7f00:2).
+    """
+    try:
+        parsed = ipaddress.ip_address(address.partition("%")[0])
+    except ValueError:
+        return f"blocked by the outbound network policy: {address}"
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        return f"blocked by the outbound network policy: ::ffff:{parsed.ipv4_mapped}"
+    return f"blocked by the outbound network policy: {parsed}"
