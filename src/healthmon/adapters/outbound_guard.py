@@ -13,6 +13,7 @@ connector, to what it is about to connect to:
 from __future__ import annotations
 
 import errno
+import functools
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,15 @@ from typing import Any
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from healthmon.domain.outbound import OutboundPolicy, blocked_message
+
+# Distinct addresses whose decisions are remembered; far more than the hosts one process talks to.
+DECISION_CACHE_SIZE = 4096
+
+
+def cached_decisions(policy: OutboundPolicy) -> Callable[[str], bool]:
+    """policy.allows, remembered per address text: a worker connects to the same addresses over and over,
+    and a hit costs one dict lookup instead of parsing the address and walking both lists."""
+    return functools.lru_cache(maxsize=DECISION_CACHE_SIZE)(policy.allows)
 
 
 class BlockedAddress(OSError):
@@ -36,14 +46,14 @@ class PolicyResolver(AbstractResolver):
 
     def __init__(self, resolver: AbstractResolver, policy: OutboundPolicy) -> None:
         self._resolver = resolver
-        self._policy = policy
+        self._allows = cached_decisions(policy)
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         """The allowed addresses of the answer, in its order."""
         answer = await self._resolver.resolve(host, port, family)
-        allowed = [entry for entry in answer if self._policy.allows(entry["host"])]
+        allowed = [entry for entry in answer if self._allows(entry["host"])]
         if not allowed and answer:
             raise BlockedAddress(answer[0]["host"])
         return allowed
@@ -59,14 +69,16 @@ SocketFactory = Callable[[tuple[Any, ...]], socket.socket]
 def guarded_socket_factory(policy: OutboundPolicy) -> SocketFactory:
     """A socket factory for aiohttp's connector that refuses to open a socket to a denied address."""
 
+    allows = cached_decisions(policy)
+
     def open_socket(addr_info: tuple[Any, ...]) -> socket.socket:
         family, type_, proto, _, sockaddr = addr_info
         address = str(sockaddr[0])
-        if not policy.allows(address):
+        if not allows(address):
             raise BlockedAddress(address)
         return socket.socket(family=family, type=type_, proto=proto)
 
     return open_socket
 
 
-__all__ = ["BlockedAddress", "PolicyResolver", "SocketFactory", "guarded_socket_factory"]
+__all__ = ["BlockedAddress", "PolicyResolver", "SocketFactory", "cached_decisions", "guarded_socket_factory"]

@@ -16,8 +16,10 @@ import aiohttp
 if TYPE_CHECKING:
     from aiohttp.connector import Connection
 
-# Distinct expiry texts remembered: one per certificate a process sees, so a few thousand.
+# Distinct certificates (and expiry texts) remembered: one per certificate a process sees, a few thousand.
 _EXPIRY_CACHE_SIZE = 4096
+# Only certificates that verified get here (the verify mode is checked first), so bytes decide the expiry.
+_EXPIRY_BY_DER: dict[bytes, datetime | None] = {}
 
 
 @functools.lru_cache(maxsize=_EXPIRY_CACHE_SIZE)
@@ -34,11 +36,22 @@ def peer_certificate_expiry(ssl_object: object) -> datetime | None:
     """
     if not isinstance(ssl_object, ssl.SSLObject | ssl.SSLSocket):
         return None
-    certificate = ssl_object.getpeercert()
-    if not certificate:
+    if ssl_object.context.verify_mode is ssl.CERT_NONE:
         return None
-    not_after = certificate.get("notAfter")
-    return expiry_from_text(not_after) if isinstance(not_after, str) else None
+    # Decoding a certificate into a dict costs ~13 us; its DER bytes cost ~1 us. A server shows the
+    # same certificate for months, so each one is decoded once and looked up by its bytes after that.
+    der = ssl_object.getpeercert(binary_form=True)
+    if der is None:
+        return None
+    if der in _EXPIRY_BY_DER:
+        return _EXPIRY_BY_DER[der]
+    certificate = ssl_object.getpeercert()
+    not_after = certificate.get("notAfter") if certificate else None
+    expiry = expiry_from_text(not_after) if isinstance(not_after, str) else None
+    if len(_EXPIRY_BY_DER) >= _EXPIRY_CACHE_SIZE:
+        _EXPIRY_BY_DER.clear()
+    _EXPIRY_BY_DER[der] = expiry
+    return expiry
 
 
 class CertificateReadingResponse(aiohttp.ClientResponse):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -13,8 +12,6 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 # The cloud metadata services (AWS, GCP, Azure and others on 169.254.169.254; AWS's IPv6 one): what
 # a request a user can aim anywhere must never reach, and nothing a monitor needs to watch.
 DEFAULT_DENY: tuple[str, ...] = ("169.254.169.254/32", "fd00:ec2::254/128")
-# Distinct addresses whose decisions are remembered; far more than the hosts one process talks to.
-_DECISION_CACHE_SIZE = 4096
 
 
 def parse_networks(text: str) -> tuple[Network, ...]:
@@ -54,7 +51,9 @@ class OutboundPolicy:
 
     def allows(self, address: str) -> bool:
         """Whether a connection to this IP address (text, as a socket reports it) may be made."""
-        return _decide(self, address)
+        # A scope suffix (fe80::1%eth0) names an interface, not another address.
+        decision = self._most_specific(unwrapped(ipaddress.ip_address(address.partition("%")[0])))
+        return decision is None or not decision[1]
 
     def refused_host(self, url: str) -> str | None:
         """The URL's host when it is a literal IP address the policy denies, else None (names: no lookup)."""
@@ -68,7 +67,7 @@ class OutboundPolicy:
             address = ipaddress.ip_address(host)
         except ValueError:
             return None
-        return None if _decide(self, str(address)) else host
+        return None if self.allows(str(address)) else host
 
     def _most_specific(self, address: Address) -> tuple[int, bool] | None:
         best: tuple[int, bool] | None = None
@@ -79,16 +78,6 @@ class OutboundPolicy:
                     if best is None or candidate > best:
                         best = candidate
         return best
-
-
-@functools.lru_cache(maxsize=_DECISION_CACHE_SIZE)
-def _decide(policy: OutboundPolicy, address: str) -> bool:
-    # Cached by (policy, address): a worker connects to the same few thousand addresses over and over,
-    # and a hit costs a dict lookup instead of parsing the address and walking both lists.
-    # A scope suffix (fe80::1%eth0) names an interface, not another address.
-    parsed = unwrapped(ipaddress.ip_address(address.partition("%")[0]))
-    decision = policy._most_specific(parsed)
-    return decision is None or not decision[1]
 
 
 def blocked_message(address: str) -> str:
