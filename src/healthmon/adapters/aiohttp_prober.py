@@ -196,13 +196,10 @@ def _certificate_expiry(response: aiohttp.ClientResponse, url: str) -> datetime 
     # response's certificate is that host's, which is not the one this webserver must keep valid.
     if not isinstance(response, CertificateReadingResponse) or response.tls_expires_at is None:
         return None
-    final = response.url
     if not response.history:
         return response.tls_expires_at
-    first = URL(url)
-    if final.host == first.host and final.port == first.port:
-        return response.tls_expires_at
-    return None
+    first, final = URL(url), response.url
+    return response.tls_expires_at if (final.host, final.port) == (first.host, first.port) else None
 
 
 # The one table from exception to error kind, first match wins. Order matters because aiohttp's classes
