@@ -12,12 +12,14 @@ from healthmon.domain.probe import ProbeResult
 def event_data(event: RecordedEvent) -> dict[str, Any]:
     """The event as a JSON-ready mapping (datetimes stay datetimes: the encoder writes them as RFC 3339).
 
-    Every type has the same keys, with null where it has nothing to say: a test event has no
-    webserver, a certificate event no from, to or probe, a health event no certificate.
+    Every type has the keys of a health event, with null where it has nothing to say (a test event
+    has no webserver, a certificate event no from, to or probe); a certificate event also has
+    `certificate`. So a health event's data is the same as before certificate events existed, and
+    the same as its item in the feed.
     """
     change = event.change
     webserver = event.webserver
-    return {
+    data: dict[str, Any] = {
         "id": event.id,
         "type": event.type.value,
         "webserver_id": None if webserver is None else webserver.id,
@@ -28,8 +30,10 @@ def event_data(event: RecordedEvent) -> dict[str, Any]:
         "to": None if change is None else change.to_state.value,
         "occurred_at": event.occurred_at,
         "probe": None if change is None or change.probe is None else probe_data(change.probe),
-        "certificate": None if event.certificate is None else certificate_data(event.certificate),
     }
+    if event.certificate is not None:
+        data["certificate"] = certificate_data(event.certificate)
+    return data
 
 
 def certificate_data(warning: CertificateExpiring) -> dict[str, Any]:

@@ -109,7 +109,6 @@ async def test_the_body_is_compact_json_with_the_event_as_data(
             "success": False,
             "error": None,
         },
-        "certificate": None,
     }
 
 
