@@ -48,8 +48,10 @@ from healthmon.application.use_cases.webservers import (
     UpdateWebserver,
 )
 from healthmon.application.use_cases.workers import ListWorkers
+from healthmon.domain.certificates import ExpiryWarnings
 from healthmon.domain.channels import ChannelKind
 from healthmon.domain.deliveries import RetrySchedule
+from healthmon.domain.outbound import OutboundPolicy
 from healthmon.settings import Settings
 
 
@@ -94,14 +96,21 @@ class Container(containers.DeclarativeContainer):
     session_factory = providers.Singleton(create_session_factory, engine)
     uow = providers.Factory(SqlAlchemyUnitOfWork, session_factory=session_factory)
     clock = providers.Singleton(SystemClock)
+    # Where probes and deliveries may connect; the API also refuses URLs whose literal address it denies.
+    outbound_policy = providers.Singleton(
+        OutboundPolicy, deny=settings.provided.outbound_deny, allow=settings.provided.outbound_allow
+    )
+    certificate_warnings = providers.Singleton(ExpiryWarnings, days=settings.provided.cert_warn_days)
 
-    register_webserver = providers.Factory(RegisterWebserver, uow=uow, clock=clock)
-    update_webserver = providers.Factory(UpdateWebserver, uow=uow, clock=clock)
+    register_webserver = providers.Factory(RegisterWebserver, uow=uow, clock=clock, policy=outbound_policy)
+    update_webserver = providers.Factory(UpdateWebserver, uow=uow, clock=clock, policy=outbound_policy)
     remove_webserver = providers.Factory(RemoveWebserver, uow=uow)
     get_webserver = providers.Factory(GetWebserver, uow=uow)
     list_webservers = providers.Factory(ListWebservers, uow=uow)
     list_probe_history = providers.Factory(ListProbeHistory, uow=uow)
-    record_probe_results = providers.Factory(RecordProbeResults, uow=uow)
+    record_probe_results = providers.Factory(
+        RecordProbeResults, uow=uow, certificate_warnings=certificate_warnings
+    )
     list_workers = providers.Factory(ListWorkers, uow=uow, lease_seconds=settings.provided.lease_seconds)
     read_fleet = providers.Factory(
         ReadFleet, uow=uow, clock=clock, lease_seconds=settings.provided.lease_seconds
@@ -114,6 +123,7 @@ class Container(containers.DeclarativeContainer):
         limit=settings.provided.max_concurrent_probes,
         limit_per_host=settings.provided.max_probes_per_host,
         resolver=resolver,
+        policy=outbound_policy,
     )
     prober = providers.Singleton(AiohttpProber, session=client_session)
     monitor_settings = providers.Singleton(
@@ -142,13 +152,17 @@ class Container(containers.DeclarativeContainer):
 
     # Alert deliveries: a ClientSession of their own (bounded, apart from the prober's, so a slow
     # receiver never delays a probe), a notifier per channel kind, and the loop every worker runs.
-    delivery_session = providers.Resource(open_delivery_session, limit=settings.provided.delivery_concurrency)
+    delivery_session = providers.Resource(
+        open_delivery_session,
+        limit=settings.provided.delivery_concurrency,
+        policy=outbound_policy,
+    )
     webhook_notifier = providers.Singleton(
         WebhookNotifier, session=delivery_session, timeout_seconds=settings.provided.delivery_timeout_seconds
     )
     # Needs no session: the API's channel use cases check URLs with it (url_problem) without any I/O.
     apprise_notifier = providers.Singleton(
-        AppriseNotifier, timeout_seconds=settings.provided.delivery_timeout_seconds
+        AppriseNotifier, timeout_seconds=settings.provided.delivery_timeout_seconds, policy=outbound_policy
     )
     notifier = providers.Singleton(
         NotifierByKind,
@@ -162,10 +176,14 @@ class Container(containers.DeclarativeContainer):
     # opens no session, and webhook URLs are the domain's to check, so an API process never opens
     # the delivery session.
     list_events = providers.Factory(ListEvents, uow=uow)
-    register_channel = providers.Factory(RegisterChannel, uow=uow, clock=clock, notifier=apprise_notifier)
+    register_channel = providers.Factory(
+        RegisterChannel, uow=uow, clock=clock, notifier=apprise_notifier, policy=outbound_policy
+    )
     list_channels = providers.Factory(ListChannels, uow=uow)
     get_channel = providers.Factory(GetChannel, uow=uow)
-    update_channel = providers.Factory(UpdateChannel, uow=uow, clock=clock, notifier=apprise_notifier)
+    update_channel = providers.Factory(
+        UpdateChannel, uow=uow, clock=clock, notifier=apprise_notifier, policy=outbound_policy
+    )
     remove_channel = providers.Factory(RemoveChannel, uow=uow)
     send_test_event = providers.Factory(SendTestEvent, uow=uow, clock=clock)
     list_deliveries = providers.Factory(ListDeliveries, uow=uow)

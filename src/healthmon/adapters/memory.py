@@ -36,7 +36,14 @@ from healthmon.application.ports import (
 from healthmon.domain.channels import Channel, ChannelId, ChannelSettings
 from healthmon.domain.deliveries import Delivery, DeliveryId, DeliveryStatus
 from healthmon.domain.errors import WebserverAlreadyRegistered
-from healthmon.domain.events import EventId, EventType, HealthChanged, RecordedEvent, new_event_id
+from healthmon.domain.events import (
+    CertificateExpiring,
+    EventId,
+    EventType,
+    HealthChanged,
+    RecordedEvent,
+    new_event_id,
+)
 from healthmon.domain.health import HealthState
 from healthmon.domain.ids import ProbeId, WebserverId
 from healthmon.domain.probe import ProbeResult, RecordedProbe
@@ -212,6 +219,9 @@ class InMemoryProbeResultRepository(ProbeResultRepository):
             history = self._store.histories.get(result.webserver_id)
             if history is None:
                 continue
+            if result.tls_expires_at is not None:
+                # History keeps no certificate expiry (TRANSIENT_PROBE_FIELDS), as the SQL store keeps none.
+                result = dataclasses.replace(result, tls_expires_at=None)  # noqa: PLW2901
             probe = RecordedProbe(id=ProbeId(next(self._store.probe_ids)), result=result)
             bisect.insort(history, probe, key=_position)
             self._undo.append(functools.partial(history.remove, probe))
@@ -312,12 +322,22 @@ class InMemoryEventRepository(EventRepository):
         self._undo = undo
 
     def add(self, type: EventType, occurred_at: datetime, change: HealthChanged | None) -> RecordedEvent:
+        return self._add(type, occurred_at, change, None)
+
+    def _add(
+        self,
+        type: EventType,
+        occurred_at: datetime,
+        change: HealthChanged | None,
+        certificate: CertificateExpiring | None,
+    ) -> RecordedEvent:
         event = RecordedEvent(
             id=new_event_id(),
             sequence=next(self._store.event_sequences),
             type=type,
             occurred_at=occurred_at,
             change=change,
+            certificate=certificate,
         )
         self._store.events.append(event)
         self._store.events_by_id[event.id] = event
@@ -331,6 +351,12 @@ class InMemoryEventRepository(EventRepository):
 
     def add_changes(self, changes: Sequence[HealthChanged]) -> list[RecordedEvent]:
         return [self.add(EventType.HEALTH_CHANGED, change.occurred_at, change) for change in changes]
+
+    def add_certificate_warnings(self, warnings: Sequence[CertificateExpiring]) -> list[RecordedEvent]:
+        return [
+            self._add(EventType.CERTIFICATE_EXPIRING, warning.occurred_at, None, warning)
+            for warning in warnings
+        ]
 
     def feed(
         self, *, after: int | None, webserver_id: WebserverId | None = None, limit: int

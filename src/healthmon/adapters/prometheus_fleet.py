@@ -73,8 +73,7 @@ _ONE, _ZERO = "1.0", "0.0"
 def webserver_series(snapshot: FleetSnapshot) -> bytes:
     """Every webserver's lines, family by family (each under its HELP and TYPE), in id order."""
     lines: dict[WebserverFamily, list[str]] = {family: [] for family in WEBSERVER_FAMILIES}
-    # TLS_EXPIRY's lines (the fifth) will come from the webserver's TLS expiry, once webservers carry it.
-    up, health, latency, checked, _, info = (lines[family] for family in WEBSERVER_FAMILIES)
+    up, health, latency, checked, tls_expiry, info = (lines[family] for family in WEBSERVER_FAMILIES)
     for reading in snapshot.readings:
         webserver = reading.webserver
         key = f'{{webserver_id="{webserver.id}"'
@@ -89,6 +88,8 @@ def webserver_series(snapshot: FleetSnapshot) -> bytes:
             latency.append(f"{LAST_LATENCY.name}{key}}} {reading.last_latency_ms / 1000!r}\n")
         if webserver.last_checked_at is not None:
             checked.append(f"{LAST_CHECK.name}{key}}} {webserver.last_checked_at.timestamp()!r}\n")
+        if webserver.tls_expires_at is not None:
+            tls_expiry.append(f"{TLS_EXPIRY.name}{key}}} {webserver.tls_expires_at.timestamp()!r}\n")
         name, url = _escaped(webserver.settings.name), _escaped(display_url(webserver.settings.url))
         info.append(f'{INFO.name}{key},name="{name}",url="{url}"}} {_ONE}\n')
     text = "".join(

@@ -12,7 +12,7 @@ from typing import Protocol, Self
 
 from healthmon.domain.channels import Channel, ChannelId, ChannelKind, ChannelSettings
 from healthmon.domain.deliveries import AttemptOutcome, Delivery, DeliveryId, DeliveryStatus
-from healthmon.domain.events import EventType, HealthChanged, RecordedEvent
+from healthmon.domain.events import CertificateExpiring, EventType, HealthChanged, RecordedEvent
 from healthmon.domain.health import HealthState
 from healthmon.domain.probe import ProbeId, ProbeResult, RecordedProbe
 from healthmon.domain.webserver import Webserver, WebserverId, WebserverSettings
@@ -172,6 +172,10 @@ class EventRepository(Protocol):
         The same as add() for each, in one statement where the store allows: a batch in which
         1,000 servers flip costs one round trip, not 1,000.
         """
+        ...
+
+    def add_certificate_warnings(self, warnings: Sequence[CertificateExpiring]) -> list[RecordedEvent]:
+        """Store one webserver.certificate_expiring event per warning, in this order, as add_changes does."""
         ...
 
     def feed(

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from healthmon.domain.certificates import ExpiryWarnings
 from healthmon.domain.errors import FieldProblem, InvalidField
 from healthmon.domain.health import (
     HEALTHY_AFTER,
@@ -212,6 +213,10 @@ class Webserver:
     health: HealthStateMachine = dataclasses.field(default_factory=HealthStateMachine)
     health_changed_at: datetime | None = None
     last_checked_at: datetime | None = None
+    # When the certificate last seen expires (None for HTTP, or until a verified handshake), and the
+    # tightest warning threshold (days) already announced for that certificate.
+    tls_expires_at: datetime | None = None
+    tls_warned_days: int | None = None
 
     @property
     def state(self) -> HealthState:
@@ -232,6 +237,9 @@ class Webserver:
             updated_at=now,
             health=reset,
             health_changed_at=now if self.health.state is not reset.state else self.health_changed_at,
+            # Another URL may be another server with another certificate: nothing is known of it yet.
+            tls_expires_at=None,
+            tls_warned_days=None,
         )
 
     def record(self, result: ProbeResult) -> tuple[Webserver, Transition]:
@@ -247,6 +255,22 @@ class Webserver:
             last_checked_at=checked,
         )
         return updated, transition
+
+    def see_certificate(
+        self, expires_at: datetime, at: datetime, warnings: ExpiryWarnings
+    ) -> tuple[Webserver, int | None]:
+        """Note the certificate a probe saw; the threshold to warn about now, if any.
+
+        - Another expiry than the one stored is another certificate (a renewal): its warnings start over.
+        - Each threshold is warned about once per certificate, the tightest crossed first.
+        """
+        same = expires_at == self.tls_expires_at
+        warned = self.tls_warned_days if same else None
+        due = warnings.due(expires_at, at, warned)
+        now_warned = warned if due is None else due
+        if same and now_warned == self.tls_warned_days:
+            return self, None
+        return dataclasses.replace(self, tls_expires_at=expires_at, tls_warned_days=now_warned), due
 
 
 # WebserverId and MAX_TIMEOUT_SECONDS are defined in healthmon.domain.ids and .probe; importing

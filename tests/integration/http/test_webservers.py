@@ -34,6 +34,7 @@ FIELDS = {
     "consecutive_successes",
     "consecutive_failures",
     "last_checked_at",
+    "tls_expires_at",
     "created_at",
     "updated_at",
 }
@@ -126,6 +127,7 @@ def test_create_returns_201_the_full_resource_and_its_location(client: Client) -
         "consecutive_successes": 0,
         "consecutive_failures": 0,
         "last_checked_at": None,
+        "tls_expires_at": None,
         "created_at": EPOCH_JSON,
         "updated_at": EPOCH_JSON,
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 
 import pytest
 from prometheus_client.exposition import choose_encoder
@@ -21,6 +22,7 @@ from tests.factories import settings
 from tests.fakes import EPOCH
 
 AWKWARD_NAME = 'a "quoted" back\\slash'
+CERTIFICATE_LIFE = timedelta(days=30)
 
 
 def snapshot() -> FleetSnapshot:
@@ -31,9 +33,15 @@ def snapshot() -> FleetSnapshot:
         EPOCH,
         health=HealthStateMachine(HealthState.UNHEALTHY, 0, 3),
         last_checked_at=EPOCH,
+        tls_expires_at=EPOCH + CERTIFICATE_LIFE,
     )
     plain = dataclasses.replace(
-        awkward, id=WebserverId(8), settings=settings(8), health=HealthStateMachine(), last_checked_at=None
+        awkward,
+        id=WebserverId(8),
+        settings=settings(8),
+        health=HealthStateMachine(),
+        last_checked_at=None,
+        tls_expires_at=None,
     )
     return FleetSnapshot(
         EPOCH, [WebserverReading(awkward, False, 1234.5), WebserverReading(plain)], 0, {}, {}
@@ -82,7 +90,8 @@ def test_labels_values_and_help_read_back_in_both_formats(accept: str) -> None:
         ("8", "healthy"): 0,
         ("8", "unhealthy"): 0,
     }
-    assert found["healthmon_webserver_tls_expiry_timestamp_seconds"].samples == []
+    [expiry] = found["healthmon_webserver_tls_expiry_timestamp_seconds"].samples
+    assert (expiry.labels, expiry.value) == ({"webserver_id": "7"}, (EPOCH + CERTIFICATE_LIFE).timestamp())
     assert {s.labels["health"]: s.value for s in found["healthmon_webservers"].samples} == {
         "unknown": 1,
         "healthy": 0,
