@@ -47,6 +47,16 @@ class WebserverRepository(Protocol):
         """Store a new webserver under a fresh id; a URL already watched raises WebserverAlreadyRegistered."""
         ...
 
+    def add_many(
+        self, settings: Sequence[WebserverSettings], now: datetime, *, managed: bool
+    ) -> builtins.list[Webserver]:
+        """Store new webservers, in this order, in few statements; a URL or key already taken raises.
+
+        A URL taken raises WebserverAlreadyRegistered, a key taken WebserverKeyTaken (both name the
+        first value the store reports, when it does).
+        """
+        ...
+
     def get(self, webserver_id: WebserverId, *, lock: bool = False) -> Webserver | None:
         """The webserver, or None; with lock, no other transaction may change it until this one ends."""
         ...
@@ -65,6 +75,10 @@ class WebserverRepository(Protocol):
         """Delete the webserver and its history; False when it did not exist."""
         ...
 
+    def remove_many(self, webserver_ids: Collection[WebserverId]) -> int:
+        """Delete these webservers and their histories in few statements; how many existed."""
+        ...
+
     def list(
         self,
         *,
@@ -72,8 +86,12 @@ class WebserverRepository(Protocol):
         after: WebserverId | None = None,
         limit: int,
         owner: str | None = None,
+        lock: bool = False,
     ) -> list[Webserver]:
-        """Up to limit webservers in id order, past `after`; optionally only one state, or one holder's."""
+        """Up to limit webservers in id order, past `after`; optionally only one state, or one holder's.
+
+        With lock, the transaction starts as a writer and no other may change the rows read until it ends.
+        """
         ...
 
     def revision(self, owner: str | None = None) -> object:

@@ -102,13 +102,15 @@ _set_created_at = _slot_setter("created_at")
 _set_updated_at = _slot_setter("updated_at")
 _set_health_changed_at = _slot_setter("health_changed_at")
 _set_last_checked_at = _slot_setter("last_checked_at")
+_set_managed = _slot_setter("managed")
 _SET_BY_TO_WEBSERVER: Final = {
-    "id", "settings", "health", "created_at", "updated_at", "health_changed_at", "last_checked_at"
+    "id", "settings", "health", "created_at", "updated_at", "health_changed_at", "last_checked_at", "managed"
 }  # fmt: skip
 if set(_field_names(Webserver)) != _SET_BY_TO_WEBSERVER or hasattr(Webserver, "__post_init__"):
     raise TypeError("Webserver's fields changed: teach to_webserver to set each one")  # pragma: no cover
-_ID, _CREATED_AT, _UPDATED_AT, _HEALTH_CHANGED_AT, _LAST_CHECKED_AT = (
-    _position[name] for name in ("id", "created_at", "updated_at", "health_changed_at", "last_checked_at")
+_ID, _CREATED_AT, _UPDATED_AT, _HEALTH_CHANGED_AT, _LAST_CHECKED_AT, _MANAGED = (
+    _position[name]
+    for name in ("id", "created_at", "updated_at", "health_changed_at", "last_checked_at", "managed")
 )
 
 
@@ -122,6 +124,7 @@ def to_webserver(row: AnyRow) -> Webserver:
     _set_updated_at(webserver, row[_UPDATED_AT])
     _set_health_changed_at(webserver, row[_HEALTH_CHANGED_AT])
     _set_last_checked_at(webserver, row[_LAST_CHECKED_AT])
+    _set_managed(webserver, row[_MANAGED])
     return webserver
 
 
