@@ -6,6 +6,7 @@ Handlers translate between HTTP and the use cases and hold no rules of their own
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Final
 
@@ -13,12 +14,15 @@ import yaml
 from litestar import Response, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Operation
 from litestar.params import BodyKwarg, QueryParameter
 
 from healthmon.application.use_cases.sync import ExportWebservers, SyncWebservers
 from healthmon.entrypoints.http.schemas import problem_responses
 from healthmon.entrypoints.http.sync_schemas import (
     SYNC_MAX_BODY_BYTES,
+    ExportOut,
     SyncBody,
     SyncIn,
     SyncOut,
@@ -50,6 +54,17 @@ class ExportFormat(StrEnum):
 
 
 _MEDIA_TYPES: Final = {ExportFormat.YAML: "application/yaml", ExportFormat.JSON: "application/json"}
+
+
+@dataclass
+class _ExportOperation(Operation):
+    # Litestar documents one media type per response; the export has one per format.
+    def __post_init__(self) -> None:
+        ok = self.responses["200"] if self.responses else None
+        if isinstance(ok, OpenAPIResponse) and ok.content:
+            document = ok.content[_MEDIA_TYPES[ExportFormat.YAML]]
+            ok.content[_MEDIA_TYPES[ExportFormat.JSON]] = OpenAPIMediaType(schema=document.schema)
+
 
 FormatParameter = Annotated[
     ExportFormat, QueryParameter(description="`yaml` (the default) or `json`; the same document either way.")
@@ -86,8 +101,16 @@ def sync_webservers(data: SyncBodyParameter, sync_webservers: NamedDependency[Sy
     sync_to_thread=True,
     tags=["webservers"],
     summary="Every webserver as the entries of a file",
-    responses=problem_responses(*_READ),
-    media_type="application/yaml",
+    responses={
+        200: ResponseSpec(
+            data_container=ExportOut,
+            generate_examples=False,
+            description="The file: YAML or JSON, as `format` asks.",
+            media_type=_MEDIA_TYPES[ExportFormat.YAML],
+        ),
+        **problem_responses(*_READ),
+    },
+    operation_class=_ExportOperation,
 )
 def export_webservers(
     export_webservers: NamedDependency[ExportWebservers], format: FormatParameter = ExportFormat.YAML

@@ -8,7 +8,7 @@ every entry that cannot be read, breaks a rule or repeats another's key or URL i
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
 import msgspec
 from litestar.exceptions import ValidationException
@@ -20,6 +20,11 @@ from healthmon.domain.patterns import KEY_MAX_LENGTH, KEY_PATTERN
 from healthmon.domain.sync import ENTRY_FIELDS, EntryProblem, InvalidEntries, duplicate_problems
 from healthmon.domain.webserver import Webserver, WebserverSettings, key_problem
 from healthmon.entrypoints.http.schemas import StrictBody, WebserverIn, decode_body
+
+if TYPE_CHECKING:
+    from litestar._openapi.schema_generation import SchemaCreator
+    from litestar.openapi.spec import Reference, Schema
+    from litestar.typing import FieldDefinition
 
 # A file of 10,000 entries, every field written out, is about 3 MB.
 SYNC_MAX_BODY_BYTES: Final = 16 * 1024 * 1024
@@ -121,6 +126,21 @@ def _settings(index: int, entry: WebserverEntryIn, problems: list[EntryProblem])
 class SyncBody(StrictBody[SyncIn]):
     """Reads the sync body with read_sync_body; the schema is SyncIn's."""
 
+    @classmethod
+    def create_openapi_schema(
+        cls, field_definition: FieldDefinition, handler_id: str, schema_creator: SchemaCreator
+    ) -> Reference | Schema:
+        """SyncIn's schema, its entries refusing unknown fields as the server does.
+
+        Litestar states `additionalProperties: false` for no nested Struct; the entry's schema is
+        registered by now, so it is said there.
+        """
+        schema = super().create_openapi_schema(field_definition, handler_id, schema_creator)
+        for registered in schema_creator.schema_registry:
+            if registered.schema.title == WebserverEntryIn.__name__:
+                registered.schema.additional_properties = False
+        return schema
+
     def decode_bytes(self, value: bytes) -> Any:
         """The body as a SyncRequest, or the problems of every entry."""
         return read_sync_body(value)
@@ -141,6 +161,12 @@ def entry_values(settings: WebserverSettings, *, omit_defaults: bool) -> dict[st
 
 
 _DEFAULTS: Final = msgspec.structs.asdict(WebserverEntryIn(name="", url=""))
+
+
+class ExportOut(msgspec.Struct, kw_only=True):
+    """Every webserver as an entry, in id order; fields at their default are left out."""
+
+    webservers: list[WebserverEntryIn]
 
 
 class SyncServerOut(msgspec.Struct, kw_only=True):
