@@ -152,6 +152,10 @@ class InMemoryWebserverRepository(WebserverRepository):
         self._undo.append(undo)
         return True
 
+    def save_many(self, webservers: Sequence[Webserver]) -> None:
+        for webserver in webservers:
+            self.save(webserver)
+
     def remove_many(self, webserver_ids: Collection[WebserverId]) -> int:
         return sum(self.remove(webserver_id) for webserver_id in set(webserver_ids))
 

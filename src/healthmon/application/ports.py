@@ -71,6 +71,14 @@ class WebserverRepository(Protocol):
         """Write back a changed webserver; a URL watched by another raises WebserverAlreadyRegistered."""
         ...
 
+    def save_many(self, webservers: Sequence[Webserver]) -> None:
+        """Write back changed webservers in few statements, in order; a URL or key taken raises.
+
+        The store checks uniqueness row by row, as if each were saved alone in this order (a URL
+        taken raises WebserverAlreadyRegistered(None), a key WebserverKeyTaken(None)).
+        """
+        ...
+
     def remove(self, webserver_id: WebserverId) -> bool:
         """Delete the webserver and its history; False when it did not exist."""
         ...

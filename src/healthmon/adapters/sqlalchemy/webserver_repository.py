@@ -253,6 +253,17 @@ class SqlAlchemyWebserverRepository(WebserverRepository):
         if locked_before is not None:
             self._locked[webserver.id] = webserver
 
+    def save_many(self, webservers: Sequence[Webserver]) -> None:
+        if not webservers:
+            return
+        self.flush()
+        with translated_errors(webservers=True):
+            start_writing(self._session)
+            self._statements.save_many(self._session, webservers, only_health=False)
+        for webserver in webservers:
+            if webserver.id in self._locked:
+                self._locked[webserver.id] = webserver
+
     def remove(self, webserver_id: WebserverId) -> bool:
         self.flush()
         # The requests rows go with it: ON DELETE CASCADE.

@@ -103,27 +103,32 @@ class SyncWebservers:
                 and update.target.key in held_keys
             )
         }
-        for update in plan.update:
-            if update.webserver.id in moving:
-                parked = dataclasses.replace(update.webserver, settings=_placeholder(update.webserver))
-                uow.webservers.save(parked)
-        # Servers moving to a free URL first: that frees the URLs the parked ones move to.
-        ordered = sorted(plan.update, key=lambda update: update.webserver.id in moving)
+        uow.webservers.save_many(
+            [
+                dataclasses.replace(update.webserver, settings=_placeholder(update.webserver))
+                for update in plan.update
+                if update.webserver.id in moving
+            ]
+        )
         resets: list[HealthChanged] = []
-        for update in ordered:
+        after: dict[bool, list[Webserver]] = {False: [], True: []}
+        for update in plan.update:
             before = update.webserver
-            after = before.with_settings(update.target, now, managed=True)
-            uow.webservers.save(after)
-            if after.state is not before.state:
+            changed = before.with_settings(update.target, now, managed=True)
+            after[before.id in moving].append(changed)
+            if changed.state is not before.state:
                 resets.append(
                     HealthChanged(
-                        webserver=snapshot(after),
+                        webserver=snapshot(changed),
                         from_state=before.state,
-                        to_state=after.state,
+                        to_state=changed.state,
                         occurred_at=now,
                         probe=None,
                     )
                 )
+        # Servers moving to a free URL first: that frees the URLs the parked ones move to.
+        uow.webservers.save_many(after[False])
+        uow.webservers.save_many(after[True])
         uow.webservers.add_many(plan.create, now, managed=True)
         if resets:
             record_health_changes(uow, resets, uow.channels.all())
