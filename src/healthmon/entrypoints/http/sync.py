@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Final
+from typing import Annotated, Final, cast
 
 import yaml
 from litestar import Response, get, post
@@ -91,7 +91,7 @@ def sync_webservers(data: SyncBodyParameter, sync_webservers: NamedDependency[Sy
     `unmanaged`. A field an entry leaves out takes its default.
     """
     # SyncBody has read the body as a SyncRequest; the annotation is what the schema documents.
-    request: SyncRequest = data  # type: ignore[assignment]
+    request = cast(SyncRequest, data)
     result = sync_webservers.execute(request.entries, prune=request.prune, dry_run=request.dry_run)
     return SyncOut.from_domain(result)
 

@@ -146,6 +146,17 @@ class SyncBody(StrictBody[SyncIn]):
         return read_sync_body(value)
 
 
+_DEFAULTS: Final = msgspec.structs.asdict(WebserverEntryIn(name="", url=""))
+# What a setting's value may be, in a plan's changes.
+SettingValue = str | int | bool | None
+
+
+def _setting(value: object) -> SettingValue:
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    raise TypeError(f"a setting of type {type(value).__name__} needs a JSON form in a plan's changes")
+
+
 def entry_values(settings: WebserverSettings, *, omit_defaults: bool) -> dict[str, Any]:
     """An entry as a file holds it: ENTRY_FIELDS in order, the URL's password masked.
 
@@ -158,9 +169,6 @@ def entry_values(settings: WebserverSettings, *, omit_defaults: bool) -> dict[st
             continue
         values[name] = value
     return values
-
-
-_DEFAULTS: Final = msgspec.structs.asdict(WebserverEntryIn(name="", url=""))
 
 
 class ExportOut(msgspec.Struct, kw_only=True):
@@ -188,7 +196,7 @@ class SyncUpdateOut(msgspec.Struct, kw_only=True, omit_defaults=True):
     id: int
     key: str | UnsetType = UNSET
     url: str | UnsetType = UNSET
-    changes: dict[str, tuple[str | int | bool | None, str | int | bool | None]]
+    changes: dict[str, tuple[SettingValue, SettingValue]]
 
 
 class SyncOut(msgspec.Struct, kw_only=True):
@@ -213,7 +221,7 @@ class SyncOut(msgspec.Struct, kw_only=True):
                     id=update.webserver.id,
                     key=UNSET if key is None else key,
                     url=update.target.display_url if key is None else UNSET,
-                    changes={name: (old, new) for name, old, new in update.changes},  # type: ignore[misc]
+                    changes={name: (_setting(old), _setting(new)) for name, old, new in update.changes},
                 )
             )
         return cls(
