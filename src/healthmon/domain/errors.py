@@ -66,8 +66,10 @@ class WebserverKeyTaken(HealthmonError):
 
     def __init__(self, key: str | None) -> None:
         self.key = key
-        named = "this key" if key is None else f"the key {key!r}"
-        super().__init__(f"Another webserver already has {named}; nothing was changed.")
+        named = "one of these keys" if key is None else f"the key {key!r}"
+        super().__init__(
+            f"Another webserver already has {named} (another change came first?); nothing was changed."
+        )
 
 
 class ChannelNotFound(HealthmonError):
