@@ -12,6 +12,9 @@ file's life, end to end (the client's JSON encoding, HTTP, validation, the plan,
 - apply a file moving every server to a new URL (10,000 updates, each URL changed);
 - apply an empty file with prune (10,000 deletes).
 
+Beside them, the baseline: registering 1,000 of the same servers one POST /webservers at a time
+(then removing them), the way a script without sync would.
+
 Each round starts from an empty table; the figure printed is the median of the rounds, beside the
 goal (under 5 s for 10,000 entries, plan and apply). The database is dropped unless --keep is given.
 """
@@ -102,6 +105,22 @@ def one_round(client: httpx.Client, servers: int) -> dict[str, tuple[float, str]
     return figures
 
 
+BASELINE_SERVERS = 1_000
+
+
+def baseline(client: httpx.Client) -> float:
+    """Seconds for BASELINE_SERVERS POST /webservers in turn (an empty table before and after)."""
+    start = time.perf_counter()
+    for entry in entries(BASELINE_SERVERS):
+        response = client.post("/webservers", json={k: v for k, v in entry.items() if k != "key"})
+        if response.status_code != httpx.codes.CREATED:
+            raise SystemExit(f"POST /webservers answered {response.status_code}: {response.text[:500]}")
+    elapsed = time.perf_counter() - start
+    for item in client.get("/webservers", params={"limit": BASELINE_SERVERS}).json()["items"]:
+        client.delete(f"/webservers/{item['id']}")
+    return elapsed
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -123,11 +142,16 @@ def main(argv: list[str] | None = None) -> int:
             httpx.Client(base_url=base_url, timeout=TIMEOUT_SECONDS) as client,
         ):
             rounds = [one_round(client, arguments.servers) for _ in range(arguments.rounds)]
+            one_by_one = baseline(client)
         for name, (_, size) in rounds[0].items():
             median = statistics.median(figures[name][0] for figures in rounds)
             slowest = max(figures[name][0] for figures in rounds)
             verdict = "ok" if median < GOAL_SECONDS else "OVER GOAL"
             print(f"  {name:<30} {median:6.2f} s (max {slowest:5.2f})  {verdict:<9}  [{size}]")
+        print(
+            f"  baseline: {BASELINE_SERVERS:,} POST /webservers one at a time: {one_by_one:.2f} s "
+            f"({one_by_one / BASELINE_SERVERS * 1000:.2f} ms each)"
+        )
     return 0
 
 
