@@ -7,12 +7,13 @@ from collections.abc import Iterator
 
 from aiohttp.abc import AbstractResolver
 from dependency_injector import containers, providers
+from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from healthmon.adapters.aiohttp_prober import AiohttpProber, open_client_session
 from healthmon.adapters.apprise_notifier import AppriseNotifier
-from healthmon.adapters.memory_metrics import InMemoryMetrics
 from healthmon.adapters.notifiers import NotifierByKind
+from healthmon.adapters.prometheus_metrics import PrometheusMetrics
 from healthmon.adapters.sqlalchemy.engine import create_database_engine, create_session_factory
 from healthmon.adapters.sqlalchemy.migrations import prepare_database, upgrade_database
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
@@ -21,6 +22,7 @@ from healthmon.adapters.system_clock import SystemClock
 from healthmon.adapters.webhook_notifier import WebhookNotifier, open_delivery_session
 from healthmon.application.delivery_loop import DeliverDueEvents, DeliverySettings
 from healthmon.application.monitoring.membership import this_worker
+from healthmon.application.monitoring.metrics import MONITOR_METRICS
 from healthmon.application.monitoring.monitor import MonitorWebservers
 from healthmon.application.monitoring.settings import MonitorSettings
 from healthmon.application.use_cases.channels import (
@@ -35,6 +37,7 @@ from healthmon.application.use_cases.channels import (
 )
 from healthmon.application.use_cases.deliveries import ClaimDueDeliveries, RecordDeliveryAttempt
 from healthmon.application.use_cases.events import ListEvents
+from healthmon.application.use_cases.fleet import ReadFleet
 from healthmon.application.use_cases.history import ListProbeHistory
 from healthmon.application.use_cases.recording import RecordProbeResults
 from healthmon.application.use_cases.sync import ExportWebservers, SyncWebservers
@@ -103,6 +106,9 @@ class Container(containers.DeclarativeContainer):
     list_probe_history = providers.Factory(ListProbeHistory, uow=uow)
     record_probe_results = providers.Factory(RecordProbeResults, uow=uow)
     list_workers = providers.Factory(ListWorkers, uow=uow, lease_seconds=settings.provided.lease_seconds)
+    read_fleet = providers.Factory(
+        ReadFleet, uow=uow, clock=clock, lease_seconds=settings.provided.lease_seconds
+    )
 
     # None is aiohttp's default, the system's resolver; tests put a fake here so no name leaves the machine.
     resolver: providers.Provider[AbstractResolver | None] = providers.Object(None)
@@ -118,8 +124,10 @@ class Container(containers.DeclarativeContainer):
         settings,
         exclusive=providers.Callable(allows_one_worker, settings.provided.database_url),
     )
-    # Where the monitor counts; kept in memory until a metrics exporter is plugged in here.
-    metrics = providers.Singleton(InMemoryMetrics)
+    # Where the worker counts: prometheus-client instruments in a registry of this container's own
+    # (never the library's global one), served on /metrics or HEALTHMON_METRICS_PORT.
+    metrics_registry = providers.Singleton(CollectorRegistry, auto_describe=True)
+    metrics = providers.Singleton(PrometheusMetrics, declared=MONITOR_METRICS, registry=metrics_registry)
     # Entered by whichever process runs the worker, for as long as it runs.
     worker_lock = providers.Factory(sqlite_worker_lock, engine)
     # Who this process is: the monitor's leases and the delivery loop's claims are held under its id.
@@ -183,6 +191,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         settings=delivery_settings,
         worker_id=worker_info.provided.id,
+        metrics=metrics,
     )
 
 

@@ -52,6 +52,8 @@ class Settings:
     delivery_retry_seconds: tuple[float, ...] = DEFAULT_RETRY_SECONDS
     delivery_concurrency: int = 20
     delivery_claim_seconds: float = 60.0
+    # Where `healthmon worker` serves its own metrics (/metrics, on `host`); None: not served.
+    metrics_port: int | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -95,6 +97,8 @@ class Settings:
         ]
         if self.port > 65535:
             problems.append(FieldProblem("HEALTHMON_PORT", "must be at most 65535"))
+        if self.metrics_port is not None and not 1 <= self.metrics_port <= 65535:
+            problems.append(FieldProblem("HEALTHMON_METRICS_PORT", "must be between 1 and 65535"))
         if self.log_format not in ("text", "json"):
             problems.append(FieldProblem("HEALTHMON_LOG_FORMAT", "must be text or json"))
         problems.extend(self._delivery_problems())
@@ -248,4 +252,5 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "delivery_retry_seconds": _seconds_list,
     "delivery_concurrency": _integer,
     "delivery_claim_seconds": _number,
+    "metrics_port": _integer,
 }

@@ -43,6 +43,11 @@ def test_keys_may_come_from_a_file(tmp_path: Path) -> None:
     )
 
 
+def test_the_metrics_port_is_off_unless_set() -> None:
+    assert Settings().metrics_port is None
+    assert Settings.from_env({"HEALTHMON_METRICS_PORT": "9464"}).metrics_port == 9464
+
+
 def test_overrides_win_over_the_environment() -> None:
     assert Settings.from_env({"HEALTHMON_PORT": "9000"}, port=9100).port == 9100
 
@@ -59,6 +64,9 @@ def test_every_bad_variable_is_named() -> None:
     [
         ("HEALTHMON_PORT", "0"),
         ("HEALTHMON_PORT", "70000"),
+        ("HEALTHMON_METRICS_PORT", "0"),
+        ("HEALTHMON_METRICS_PORT", "65536"),
+        ("HEALTHMON_METRICS_PORT", "ninety"),
         ("HEALTHMON_MAX_CONCURRENT_PROBES", "0"),
         ("HEALTHMON_LOG_FORMAT", "xml"),
         ("HEALTHMON_DATABASE_URL", ""),

@@ -8,6 +8,7 @@ unless it was committed.
 from __future__ import annotations
 
 import bisect
+import builtins
 import dataclasses
 import functools
 import itertools
@@ -27,6 +28,7 @@ from healthmon.application.ports import (
     HistoryCursor,
     ProbeResultRepository,
     UnitOfWork,
+    WebserverReading,
     WebserverRepository,
     WorkerInfo,
     WorkerRepository,
@@ -193,6 +195,18 @@ class InMemoryWebserverRepository(WebserverRepository):
             other.settings.key == key and other.id != webserver_id for other in others
         ):
             raise WebserverKeyTaken(key)
+
+    def readings(self) -> builtins.list[WebserverReading]:
+        found: builtins.list[WebserverReading] = []
+        for webserver_id, webserver in sorted(self._store.webservers.items()):
+            history = self._store.histories.get(webserver_id)
+            newest = history[-1].result if history else None
+            found.append(
+                WebserverReading(webserver)
+                if newest is None
+                else WebserverReading(webserver, newest.success, newest.latency_ms)
+            )
+        return found
 
     def _put(self, webserver: Webserver) -> None:
         previous = self._store.webservers.get(webserver.id)
@@ -372,6 +386,12 @@ class InMemoryEventRepository(EventRepository):
                 last[webserver_id] = event
         return last
 
+    def count_by_type(self) -> dict[EventType, int]:
+        counts = dict.fromkeys(EventType, 0)
+        for event in self._store.events:
+            counts[event.type] += 1
+        return counts
+
 
 def _sequence(event: RecordedEvent) -> int:
     return event.sequence
@@ -518,6 +538,12 @@ class InMemoryDeliveryRepository(DeliveryRepository):
             and (status is None or delivery.status is status)
         )
         return list(itertools.islice(matching, limit))
+
+    def count_by_status(self) -> dict[DeliveryStatus, int]:
+        counts = dict.fromkeys(DeliveryStatus, 0)
+        for delivery in self._store.deliveries.values():
+            counts[delivery.status] += 1
+        return counts
 
     def put(self, delivery_id: DeliveryId, delivery: Delivery | None) -> None:
         """Set (or, with None, delete) a delivery, undoably."""

@@ -40,6 +40,16 @@ class WorkerInfo:
     heartbeat_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class WebserverReading:
+    """A webserver as a scrape shows it: the webserver and what its newest stored probe measured."""
+
+    webserver: Webserver
+    # None until the webserver's first probe is stored (and again once its history is gone).
+    last_success: bool | None = None
+    last_latency_ms: float | None = None
+
+
 class WebserverRepository(Protocol):
     """The stored webservers; never commits (the unit of work does)."""
 
@@ -112,6 +122,10 @@ class WebserverRepository(Protocol):
 
     def count(self) -> int:
         """How many webservers there are."""
+        ...
+
+    def readings(self) -> builtins.list[WebserverReading]:
+        """Every webserver in id order, each with its newest probe's success and latency, in one query."""
         ...
 
 
@@ -200,6 +214,10 @@ class EventRepository(Protocol):
         """The newest health event of each of these webservers that has one."""
         ...
 
+    def count_by_type(self) -> dict[EventType, int]:
+        """How many events are stored, per type (every type present, 0 when it has none)."""
+        ...
+
 
 class ChannelRepository(Protocol):
     """The alert channels; never commits."""
@@ -285,6 +303,10 @@ class DeliveryRepository(Protocol):
         limit: int,
     ) -> list[Delivery]:
         """Up to limit deliveries of the channel in id order, past `after`; optionally of one status."""
+        ...
+
+    def count_by_status(self) -> dict[DeliveryStatus, int]:
+        """How many deliveries are stored, per status (every status present, 0 when it has none)."""
         ...
 
 

@@ -19,6 +19,7 @@ OPERATIONS = {
     ("post", "/webservers/sync"),
     ("get", "/webservers/export"),
     ("get", "/workers"),
+    ("get", "/metrics"),
     ("get", "/events"),
     ("post", "/channels"),
     ("get", "/channels"),

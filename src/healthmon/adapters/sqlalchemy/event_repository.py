@@ -176,6 +176,14 @@ class SqlAlchemyEventRepository(EventRepository):
             latest = self._session.execute(select(func.max(_e.sequence))).scalar_one()
         return 0 if latest is None else int(latest)
 
+    def count_by_type(self) -> dict[EventType, int]:
+        statement = select(_e.type, func.count()).group_by(_e.type)
+        counts = dict.fromkeys(EventType, 0)
+        with translated_errors():
+            for type_name, count in self._session.execute(statement):
+                counts[EventType(type_name)] = int(count)
+        return counts
+
     def last_of(self, webserver_ids: Collection[WebserverId]) -> dict[WebserverId, RecordedEvent]:
         if not webserver_ids:
             return {}

@@ -28,6 +28,7 @@ from litestar.openapi.spec import Components, SecurityRequirement, SecuritySchem
 from litestar.plugins.problem_details import ProblemDetailsPlugin
 from litestar.types import ExceptionHandler, Guard, Message, Scope
 
+from healthmon.adapters.prometheus_page import MetricsPage
 from healthmon.container import Container
 from healthmon.entrypoints.http.access import PUBLIC, ApiKeys
 from healthmon.entrypoints.http.channels import ChannelController
@@ -36,6 +37,7 @@ from healthmon.entrypoints.http.docs import OfflineDocsRenderPlugin
 from healthmon.entrypoints.http.events import list_events
 from healthmon.entrypoints.http.head import HeadAnsweringLitestar, allow_header
 from healthmon.entrypoints.http.health_checks import WorkerStatus, healthz, readyz
+from healthmon.entrypoints.http.metrics import metrics
 from healthmon.entrypoints.http.problems import PROBLEM_DETAILS, http_exception_to_problem
 from healthmon.entrypoints.http.schemas import MAX_BODY_BYTES
 from healthmon.entrypoints.http.sync import export_webservers, sync_webservers
@@ -176,6 +178,14 @@ def create_app(
     worker = WorkerStatus(worker_alive)
     dependencies = {name: bridge(getattr(container, name)) for name in HTTP_USE_CASES}
     dependencies["worker"] = Provide(lambda: worker, sync_to_thread=False)
+    # The worker's own metrics are on the page only where the worker runs, in this process; built
+    # here, so the declared ones show (at zero) even before the worker first counts.
+    own = None
+    if worker_alive is not None:
+        container.metrics()
+        own = container.metrics_registry()
+    page = MetricsPage(container.read_fleet, container.clock(), own=own)
+    dependencies["metrics_page"] = Provide(lambda: page, sync_to_thread=False)
     security: list[SecurityRequirement] | None = [{BEARER: []}] if keys.enabled else None
     api = Router(
         "/",
@@ -186,6 +196,7 @@ def create_app(
             list_workers,
             list_events,
             ChannelController,
+            metrics,
         ],
         security=security,
     )
