@@ -40,6 +40,7 @@ from healthmon.application.use_cases.events import ListEvents
 from healthmon.application.use_cases.fleet import ReadFleet
 from healthmon.application.use_cases.history import ListProbeHistory
 from healthmon.application.use_cases.recording import RecordProbeResults
+from healthmon.application.use_cases.sync import ExportWebservers, SyncWebservers
 from healthmon.application.use_cases.webservers import (
     GetWebserver,
     ListWebservers,
@@ -107,6 +108,8 @@ class Container(containers.DeclarativeContainer):
     remove_webserver = providers.Factory(RemoveWebserver, uow=uow)
     get_webserver = providers.Factory(GetWebserver, uow=uow)
     list_webservers = providers.Factory(ListWebservers, uow=uow)
+    sync_webservers = providers.Factory(SyncWebservers, uow=uow, clock=clock)
+    export_webservers = providers.Factory(ExportWebservers, uow=uow)
     list_probe_history = providers.Factory(ListProbeHistory, uow=uow)
     record_probe_results = providers.Factory(
         RecordProbeResults, uow=uow, certificate_warnings=certificate_warnings

@@ -35,7 +35,7 @@ from healthmon.application.ports import (
 )
 from healthmon.domain.channels import Channel, ChannelId, ChannelSettings
 from healthmon.domain.deliveries import Delivery, DeliveryId, DeliveryStatus
-from healthmon.domain.errors import WebserverAlreadyRegistered
+from healthmon.domain.errors import WebserverAlreadyRegistered, WebserverKeyTaken
 from healthmon.domain.events import (
     CertificateExpiring,
     EventId,
@@ -105,6 +105,7 @@ class InMemoryWebserverRepository(WebserverRepository):
     def add(self, settings: WebserverSettings, now: datetime) -> Webserver:
         if settings.url in self._store.ids_by_url:
             raise WebserverAlreadyRegistered(settings.url)
+        self._check_key(settings.key, WebserverId(0))
         webserver = Webserver(
             id=WebserverId(next(self._store.webserver_ids)), settings=settings, created_at=now, updated_at=now
         )
@@ -112,6 +113,16 @@ class InMemoryWebserverRepository(WebserverRepository):
         self._store.histories[webserver.id] = []
         self._undo.append(lambda: self._store.histories.pop(webserver.id))
         return webserver
+
+    def add_many(
+        self, settings: Sequence[WebserverSettings], now: datetime, *, managed: bool
+    ) -> list[Webserver]:
+        added = []
+        for each in settings:
+            webserver = dataclasses.replace(self.add(each, now), managed=managed)
+            self._put(webserver)
+            added.append(webserver)
+        return added
 
     def get(self, webserver_id: WebserverId, *, lock: bool = False) -> Webserver | None:
         # Every unit of work already holds the store's lock for its whole block.
@@ -127,6 +138,7 @@ class InMemoryWebserverRepository(WebserverRepository):
         owner = self._store.ids_by_url.get(webserver.settings.url)
         if owner is not None and owner != webserver.id:
             raise WebserverAlreadyRegistered(webserver.settings.url)
+        self._check_key(webserver.settings.key, webserver.id)
         if webserver.id in self._store.webservers:
             self._put(webserver)
 
@@ -149,6 +161,13 @@ class InMemoryWebserverRepository(WebserverRepository):
         self._undo.append(undo)
         return True
 
+    def save_many(self, webservers: Sequence[Webserver]) -> None:
+        for webserver in webservers:
+            self.save(webserver)
+
+    def remove_many(self, webserver_ids: Collection[WebserverId]) -> int:
+        return sum(self.remove(webserver_id) for webserver_id in set(webserver_ids))
+
     def list(
         self,
         *,
@@ -156,6 +175,7 @@ class InMemoryWebserverRepository(WebserverRepository):
         after: WebserverId | None = None,
         limit: int,
         owner: str | None = None,
+        lock: bool = False,
     ) -> list[Webserver]:
         matching = (
             webserver
@@ -174,6 +194,14 @@ class InMemoryWebserverRepository(WebserverRepository):
 
     def count(self) -> int:
         return len(self._store.webservers)
+
+    def _check_key(self, key: str | None, webserver_id: WebserverId) -> None:
+        # A scan: keys are rare outside syncs, and this store holds test-sized data.
+        others = self._store.webservers.values()
+        if key is not None and any(
+            other.settings.key == key and other.id != webserver_id for other in others
+        ):
+            raise WebserverKeyTaken(key)
 
     def readings(self) -> builtins.list[WebserverReading]:
         found: builtins.list[WebserverReading] = []

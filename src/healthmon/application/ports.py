@@ -57,6 +57,16 @@ class WebserverRepository(Protocol):
         """Store a new webserver under a fresh id; a URL already watched raises WebserverAlreadyRegistered."""
         ...
 
+    def add_many(
+        self, settings: Sequence[WebserverSettings], now: datetime, *, managed: bool
+    ) -> builtins.list[Webserver]:
+        """Store new webservers, in this order, in few statements; a URL or key already taken raises.
+
+        A URL taken raises WebserverAlreadyRegistered, a key taken WebserverKeyTaken (both name the
+        first value the store reports, when it does).
+        """
+        ...
+
     def get(self, webserver_id: WebserverId, *, lock: bool = False) -> Webserver | None:
         """The webserver, or None; with lock, no other transaction may change it until this one ends."""
         ...
@@ -71,8 +81,20 @@ class WebserverRepository(Protocol):
         """Write back a changed webserver; a URL watched by another raises WebserverAlreadyRegistered."""
         ...
 
+    def save_many(self, webservers: Sequence[Webserver]) -> None:
+        """Write back changed webservers in few statements, in order; a URL or key taken raises.
+
+        The store checks uniqueness row by row, as if each were saved alone in this order (a URL
+        taken raises WebserverAlreadyRegistered(None), a key WebserverKeyTaken(None)).
+        """
+        ...
+
     def remove(self, webserver_id: WebserverId) -> bool:
         """Delete the webserver and its history; False when it did not exist."""
+        ...
+
+    def remove_many(self, webserver_ids: Collection[WebserverId]) -> int:
+        """Delete these webservers and their histories in few statements; how many existed."""
         ...
 
     def list(
@@ -82,8 +104,12 @@ class WebserverRepository(Protocol):
         after: WebserverId | None = None,
         limit: int,
         owner: str | None = None,
+        lock: bool = False,
     ) -> list[Webserver]:
-        """Up to limit webservers in id order, past `after`; optionally only one state, or one holder's."""
+        """Up to limit webservers in id order, past `after`; optionally only one state, or one holder's.
+
+        With lock, the transaction starts as a writer and no other may change the rows read until it ends.
+        """
         ...
 
     def revision(self, owner: str | None = None) -> object:

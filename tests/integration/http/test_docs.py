@@ -16,6 +16,8 @@ OPERATIONS = {
     ("put", "/webservers/{webserver_id}"),
     ("delete", "/webservers/{webserver_id}"),
     ("get", "/webservers/{webserver_id}/requests"),
+    ("post", "/webservers/sync"),
+    ("get", "/webservers/export"),
     ("get", "/workers"),
     ("get", "/metrics"),
     ("get", "/events"),

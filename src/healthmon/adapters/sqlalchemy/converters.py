@@ -105,17 +105,19 @@ _set_health_changed_at = _slot_setter("health_changed_at")
 _set_last_checked_at = _slot_setter("last_checked_at")
 _set_tls_expires_at = _slot_setter("tls_expires_at")
 _set_tls_warned_days = _slot_setter("tls_warned_days")
+_set_managed = _slot_setter("managed")
 _SET_BY_TO_WEBSERVER: Final = {
     "id", "settings", "health", "created_at", "updated_at", "health_changed_at", "last_checked_at",
-    "tls_expires_at", "tls_warned_days",
+    "tls_expires_at", "tls_warned_days", "managed",
 }  # fmt: skip
 if set(_field_names(Webserver)) != _SET_BY_TO_WEBSERVER or hasattr(Webserver, "__post_init__"):
     raise TypeError("Webserver's fields changed: teach to_webserver to set each one")  # pragma: no cover
-_ID, _CREATED_AT, _UPDATED_AT, _HEALTH_CHANGED_AT, _LAST_CHECKED_AT, _TLS_EXPIRES_AT, _TLS_WARNED_DAYS = (
+(_ID, _CREATED_AT, _UPDATED_AT, _HEALTH_CHANGED_AT, _LAST_CHECKED_AT, _TLS_EXPIRES_AT, _TLS_WARNED_DAYS,
+ _MANAGED) = (
     _position[name]
     for name in (
         "id", "created_at", "updated_at", "health_changed_at", "last_checked_at", "tls_expires_at",
-        "tls_warned_days",
+        "tls_warned_days", "managed",
     )
 )  # fmt: skip
 
@@ -132,6 +134,7 @@ def to_webserver(row: AnyRow) -> Webserver:
     _set_last_checked_at(webserver, row[_LAST_CHECKED_AT])
     _set_tls_expires_at(webserver, row[_TLS_EXPIRES_AT])
     _set_tls_warned_days(webserver, row[_TLS_WARNED_DAYS])
+    _set_managed(webserver, row[_MANAGED])
     return webserver
 
 

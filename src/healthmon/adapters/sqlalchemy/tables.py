@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     literal_column,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -32,6 +33,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from healthmon.domain.deliveries import DeliveryStatus
 from healthmon.domain.events import EventType
 from healthmon.domain.health import THRESHOLD_RANGE, HealthState
+from healthmon.domain.patterns import KEY_MAX_LENGTH
 from healthmon.domain.webserver import NAME_MAX_LENGTH, SECONDS_RANGE, URL_MAX_LENGTH
 
 # Constraint names must be deterministic so migrations can drop them by name; SQLite batch
@@ -98,6 +100,8 @@ class WebserverRow(Base):
     __tablename__ = "webservers"
     __table_args__ = (
         UniqueConstraint("url"),
+        # NULL (no key) is not a value: any number of servers may have none.
+        UniqueConstraint("key"),
         _between("interval_seconds", SECONDS_RANGE),
         _between("timeout_seconds", SECONDS_RANGE),
         _between("healthy_threshold", THRESHOLD_RANGE),
@@ -123,6 +127,7 @@ class WebserverRow(Base):
     unhealthy_threshold: Mapped[int]
     follow_redirects: Mapped[bool]
     verify_tls: Mapped[bool]
+    key: Mapped[str | None] = mapped_column(String(KEY_MAX_LENGTH))
     health: Mapped[str] = mapped_column(String(16), server_default="unknown")
     consecutive_successes: Mapped[int] = mapped_column(server_default="0")
     consecutive_failures: Mapped[int] = mapped_column(server_default="0")
@@ -139,6 +144,8 @@ class WebserverRow(Base):
     # The worker that holds the lease on this server, valid while that worker's heartbeat is fresh.
     # No foreign key: a dead worker's row is deleted without touching the servers it held.
     lease_owner: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Created or last changed by a sync (a file of servers); only such servers are ever pruned.
+    managed: Mapped[bool] = mapped_column(server_default=false())
 
 
 class WorkerRow(Base):

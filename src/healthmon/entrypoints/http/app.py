@@ -40,6 +40,7 @@ from healthmon.entrypoints.http.health_checks import WorkerStatus, healthz, read
 from healthmon.entrypoints.http.metrics import metrics
 from healthmon.entrypoints.http.problems import PROBLEM_DETAILS, http_exception_to_problem
 from healthmon.entrypoints.http.schemas import MAX_BODY_BYTES
+from healthmon.entrypoints.http.sync import export_webservers, sync_webservers
 from healthmon.entrypoints.http.webservers import WebserverController
 from healthmon.entrypoints.http.workers import list_workers
 
@@ -51,6 +52,8 @@ HTTP_USE_CASES: Final = (
     "remove_webserver",
     "get_webserver",
     "list_webservers",
+    "sync_webservers",
+    "export_webservers",
     "list_probe_history",
     "list_workers",
     "list_events",
@@ -186,7 +189,15 @@ def create_app(
     security: list[SecurityRequirement] | None = [{BEARER: []}] if keys.enabled else None
     api = Router(
         "/",
-        route_handlers=[WebserverController, list_workers, list_events, ChannelController, metrics],
+        route_handlers=[
+            WebserverController,
+            sync_webservers,
+            export_webservers,
+            list_workers,
+            list_events,
+            ChannelController,
+            metrics,
+        ],
         security=security,
     )
     if keys.enabled:

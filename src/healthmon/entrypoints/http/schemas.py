@@ -272,6 +272,8 @@ class WebserverOut(msgspec.Struct, kw_only=True):
     unhealthy_threshold: int
     follow_redirects: bool
     verify_tls: bool
+    key: str | None
+    managed: bool
     health: HealthState
     health_changed_at: datetime | None
     consecutive_successes: int
@@ -332,6 +334,8 @@ def _webserver_fields(webserver: Webserver) -> dict[str, Any]:
         "unhealthy_threshold": settings.unhealthy_threshold,
         "follow_redirects": settings.follow_redirects,
         "verify_tls": settings.verify_tls,
+        "key": settings.key,
+        "managed": webserver.managed,
         "health": webserver.state,
         "health_changed_at": webserver.health_changed_at,
         "consecutive_successes": webserver.health.consecutive_successes,
@@ -388,10 +392,12 @@ class StatusOut(msgspec.Struct, kw_only=True):
 
 
 class FieldErrorOut(msgspec.Struct, kw_only=True):
-    """One input field and what is wrong with it."""
+    """One input field and what is wrong with it; for an entry of a sync, also its index and key."""
 
     field: str
     message: str
+    index: int | UnsetType = UNSET
+    key: str | UnsetType | None = UNSET
 
 
 class ProblemOut(msgspec.Struct, kw_only=True):
