@@ -129,6 +129,8 @@ class WebserverSettings:
     unhealthy_threshold: int = UNHEALTHY_AFTER
     follow_redirects: bool = True
     verify_tls: bool = True
+    # Whether its badges may be shown to anyone, without a key; nothing else of it is public.
+    public: bool = False
 
     def __post_init__(self) -> None:
         problems: list[FieldProblem] = []
@@ -153,6 +155,7 @@ class WebserverSettings:
         for field, value in (
             ("follow_redirects", self.follow_redirects),
             ("verify_tls", self.verify_tls),
+            ("public", self.public),
         ):
             if type(value) is not bool:
                 problems.append(FieldProblem(field, "must be true or false"))
@@ -184,6 +187,7 @@ class WebserverChanges:
     unhealthy_threshold: int | None = None
     follow_redirects: bool | None = None
     verify_tls: bool | None = None
+    public: bool | None = None
 
     def apply_to(self, settings: WebserverSettings) -> WebserverSettings:
         """The settings with these changes made; validated like any new settings.

@@ -29,6 +29,7 @@ FIELDS = {
     "unhealthy_threshold",
     "follow_redirects",
     "verify_tls",
+    "public",
     "health",
     "health_changed_at",
     "consecutive_successes",
@@ -55,6 +56,7 @@ UNREADABLE: list[tuple[Any, str]] = [
     ({**VALID, "healthy_threshold": [5]}, "healthy_threshold"),
     ({**VALID, "follow_redirects": 1}, "follow_redirects"),
     ({**VALID, "verify_tls": "false"}, "verify_tls"),
+    ({**VALID, "public": "yes"}, "public"),
 ]
 # Bodies of the right types whose values break a rule: 422, naming every such field.
 INVALID: list[tuple[dict[str, Any], set[str]]] = [
@@ -121,6 +123,7 @@ def test_create_returns_201_the_full_resource_and_its_location(client: Client) -
         "unhealthy_threshold": 3,
         "follow_redirects": True,
         "verify_tls": True,
+        "public": False,
         "health": "unknown",
         "health_changed_at": None,
         "consecutive_successes": 0,
@@ -142,6 +145,7 @@ def test_create_takes_every_optional_field_and_trims_the_name(client: Client) ->
         "unhealthy_threshold": 100,
         "follow_redirects": False,
         "verify_tls": False,
+        "public": True,
     }
     created = client.post("/webservers", json=body).json()
     assert created["name"] == "shop"
@@ -393,6 +397,14 @@ def test_patch_changes_only_the_given_fields(client: Client, clock: FakeClock) -
     assert client.get(f"/webservers/{created['id']}").json()["name"] == "renamed"
 
 
+def test_patch_makes_a_webserver_public_and_private_again(client: Client) -> None:
+    created = new_webserver(client)
+    path = f"/webservers/{created['id']}"
+    assert client.patch(path, json={"public": True}).json()["public"] is True
+    assert client.get(path).json()["public"] is True
+    assert client.patch(path, json={"public": False}).json()["public"] is False
+
+
 def test_patch_with_a_new_url_resets_health_to_unknown(
     client: Client, container: Container, clock: FakeClock
 ) -> None:
@@ -479,6 +491,7 @@ def test_put_replaces_everything_and_omitted_fields_go_back_to_defaults(
         unhealthy_threshold=9,
         follow_redirects=False,
         verify_tls=False,
+        public=True,
     )
     clock.advance(1)
     response = client.put(f"/webservers/{created['id']}", json={"name": "new name", "url": created["url"]})
@@ -492,6 +505,7 @@ def test_put_replaces_everything_and_omitted_fields_go_back_to_defaults(
         "unhealthy_threshold": 3,
         "follow_redirects": True,
         "verify_tls": True,
+        "public": False,
         "updated_at": "2026-01-01T00:00:01Z",
     }
 

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     literal_column,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -121,6 +122,7 @@ class WebserverRow(Base):
     unhealthy_threshold: Mapped[int]
     follow_redirects: Mapped[bool]
     verify_tls: Mapped[bool]
+    public: Mapped[bool] = mapped_column(server_default=false())
     health: Mapped[str] = mapped_column(String(16), server_default="unknown")
     consecutive_successes: Mapped[int] = mapped_column(server_default="0")
     consecutive_failures: Mapped[int] = mapped_column(server_default="0")

@@ -30,14 +30,18 @@ from litestar.types import ExceptionHandler, Guard, Message, Scope
 
 from healthmon.container import Container
 from healthmon.entrypoints.http.access import PUBLIC, ApiKeys
+from healthmon.entrypoints.http.badges import health_badge
 from healthmon.entrypoints.http.channels import ChannelController
 from healthmon.entrypoints.http.cross_site import HostRule, json_writes_only
+from healthmon.entrypoints.http.dashboard import dashboard_pages, overview_data
 from healthmon.entrypoints.http.docs import OfflineDocsRenderPlugin
 from healthmon.entrypoints.http.events import list_events
 from healthmon.entrypoints.http.head import HeadAnsweringLitestar, allow_header
 from healthmon.entrypoints.http.health_checks import WorkerStatus, healthz, readyz
 from healthmon.entrypoints.http.problems import PROBLEM_DETAILS, http_exception_to_problem
 from healthmon.entrypoints.http.schemas import MAX_BODY_BYTES
+from healthmon.entrypoints.http.sign_in import sign_in, sign_in_form, sign_out
+from healthmon.entrypoints.http.templating import static_files_router, template_config
 from healthmon.entrypoints.http.webservers import WebserverController
 from healthmon.entrypoints.http.workers import list_workers
 
@@ -60,6 +64,9 @@ HTTP_USE_CASES: Final = (
     "send_test_event",
     "list_deliveries",
     "retry_delivery",
+    "get_overview",
+    "get_server_page",
+    "get_public_webserver",
 )
 BEARER: Final = "api_key"
 DESCRIPTION: Final = """Watches the health of web servers.
@@ -173,10 +180,11 @@ def create_app(
     worker = WorkerStatus(worker_alive)
     dependencies = {name: bridge(getattr(container, name)) for name in HTTP_USE_CASES}
     dependencies["worker"] = Provide(lambda: worker, sync_to_thread=False)
+    dependencies["dashboard_keys"] = Provide(lambda: keys, sync_to_thread=False)
     security: list[SecurityRequirement] | None = [{BEARER: []}] if keys.enabled else None
     api = Router(
         "/",
-        route_handlers=[WebserverController, list_workers, list_events, ChannelController],
+        route_handlers=[WebserverController, list_workers, list_events, ChannelController, overview_data],
         security=security,
     )
     if keys.enabled:
@@ -191,7 +199,18 @@ def create_app(
             "".join(f", {host}" for host in settings.allowed_hosts),
         )
     return HeadAnsweringLitestar(
-        route_handlers=[api, healthz, readyz],
+        route_handlers=[
+            api,
+            healthz,
+            readyz,
+            health_badge,
+            dashboard_pages(),
+            sign_in_form,
+            sign_in,
+            sign_out,
+            static_files_router(),
+        ],
+        template_config=template_config(_version()),
         dependencies=dependencies,
         guards=guards,
         exception_handlers={MethodNotAllowedException: _method_not_allowed(keys)},

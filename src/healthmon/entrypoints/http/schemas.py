@@ -93,6 +93,13 @@ HealthyThreshold = Annotated[int, _threshold("Successes in a row that make the s
 UnhealthyThreshold = Annotated[int, _threshold("Failures in a row that make the server unhealthy")]
 FollowRedirects = Annotated[bool, _documented("Whether a probe follows redirects.")]
 VerifyTls = Annotated[bool, _documented("Whether a probe checks the server's TLS certificate.")]
+Public = Annotated[
+    bool,
+    _documented(
+        "Whether anyone may see its health and uptime badges (/badges/{id}/...) without a key; "
+        "a badge of a server that is not public is a 404."
+    ),
+]
 
 
 class WebserverIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -106,6 +113,7 @@ class WebserverIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     unhealthy_threshold: UnhealthyThreshold = UNHEALTHY_AFTER
     follow_redirects: FollowRedirects = True
     verify_tls: VerifyTls = True
+    public: Public = False
 
     def to_settings(self) -> WebserverSettings:
         """The domain settings; raises InvalidField listing every value that breaks a rule."""
@@ -130,6 +138,7 @@ class WebserverPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     unhealthy_threshold: UnhealthyThreshold | UnsetType = UNSET
     follow_redirects: FollowRedirects | UnsetType = UNSET
     verify_tls: VerifyTls | UnsetType = UNSET
+    public: Public | UnsetType = UNSET
 
     def to_changes(self) -> WebserverChanges:
         """The domain change: fields left out stay None, which the domain reads as 'keep'."""
@@ -251,6 +260,7 @@ class WebserverOut(msgspec.Struct, kw_only=True):
     unhealthy_threshold: int
     follow_redirects: bool
     verify_tls: bool
+    public: bool
     health: HealthState
     health_changed_at: datetime | None
     consecutive_successes: int
@@ -310,6 +320,7 @@ def _webserver_fields(webserver: Webserver) -> dict[str, Any]:
         "unhealthy_threshold": settings.unhealthy_threshold,
         "follow_redirects": settings.follow_redirects,
         "verify_tls": settings.verify_tls,
+        "public": settings.public,
         "health": webserver.state,
         "health_changed_at": webserver.health_changed_at,
         "consecutive_successes": webserver.health.consecutive_successes,

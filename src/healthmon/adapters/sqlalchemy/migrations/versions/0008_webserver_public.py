@@ -1,0 +1,26 @@
+"""Webservers gain `public`: whether their badges may be shown without a key (false for every existing one).
+
+Revision ID: 0008
+Revises: 0003
+Create Date: 2026-12-01 13:00:00+00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0008"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("webservers") as batch:
+        batch.add_column(sa.Column("public", sa.Boolean(), server_default=sa.false(), nullable=False))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("webservers") as batch:
+        batch.drop_column("public")

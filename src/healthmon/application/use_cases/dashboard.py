@@ -1,0 +1,174 @@
+"""Use cases behind the status dashboard: the fleet overview and one server's page."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from healthmon.application.ports import UnitOfWork
+from healthmon.application.use_cases.webservers import require_webserver
+from healthmon.domain.channels import Channel
+from healthmon.domain.errors import InvalidField, WebserverNotFound
+from healthmon.domain.events import RecordedEvent
+from healthmon.domain.health import HealthState
+from healthmon.domain.probe import RecordedProbe
+from healthmon.domain.webserver import Webserver, WebserverId
+
+# The strip of recent results beside each server of the overview.
+RECENT_PROBES = 60
+OVERVIEW_PAGE_SIZE = 50
+MAX_SEARCH_LENGTH = 200
+# The server page's tables: its last requests and its health timeline.
+LAST_REQUESTS = 50
+TIMELINE_EVENTS = 100
+# Servers are read in chunks of this many, so no single statement returns the whole fleet at once.
+_LIST_CHUNK = 5000
+# Unhealthy servers first: they are what someone opening the overview looks for.
+_STATE_ORDER = {HealthState.UNHEALTHY: 0, HealthState.UNKNOWN: 1, HealthState.HEALTHY: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class OverviewQuery:
+    """Which servers the overview shows: a health, a part of the name, and a page (from 1)."""
+
+    health: HealthState | None = None
+    search: str = ""
+    page: int = 1
+    page_size: int = OVERVIEW_PAGE_SIZE
+
+    def __post_init__(self) -> None:
+        if type(self.page) is not int or self.page < 1:
+            raise InvalidField.single("page", "must be an integer from 1")
+        if len(self.search) > MAX_SEARCH_LENGTH:
+            raise InvalidField.single("q", f"must be at most {MAX_SEARCH_LENGTH} characters")
+
+
+@dataclass(frozen=True, slots=True)
+class OverviewRow:
+    """One server of the overview with its most recent probes, newest first."""
+
+    webserver: Webserver
+    recent: list[RecordedProbe]
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """The fleet's counts by health and one page of the servers that match the query."""
+
+    counts: dict[HealthState, int]
+    total: int
+    matching: int
+    page: int
+    pages: int
+    rows: list[OverviewRow]
+
+
+def _matches(webserver: Webserver, query: OverviewQuery, needle: str) -> bool:
+    if query.health is not None and webserver.state is not query.health:
+        return False
+    return not needle or needle in webserver.settings.name.casefold()
+
+
+class GetOverview:
+    """The dashboard's overview of every server.
+
+    - Counts by health cover the whole fleet, whatever the filter.
+    - The filter keeps one health and names containing the search text (case-insensitive).
+    - Order: unhealthy first, then unknown, then healthy; by name, then id, within each.
+    - One page of matches comes with each server's last 60 probes; a page past the last is empty.
+    """
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def execute(self, query: OverviewQuery) -> Overview:
+        """The counts and the asked-for page."""
+        needle = query.search.strip().casefold()
+        with self._uow as uow:
+            fleet: list[Webserver] = []
+            after: WebserverId | None = None
+            while True:
+                chunk = uow.webservers.list(after=after, limit=_LIST_CHUNK)
+                fleet += chunk
+                if len(chunk) < _LIST_CHUNK:
+                    break
+                after = chunk[-1].id
+            counts = Counter(webserver.state for webserver in fleet)
+            matching = [webserver for webserver in fleet if _matches(webserver, query, needle)]
+            matching.sort(key=lambda w: (_STATE_ORDER[w.state], w.settings.name.casefold(), w.id))
+            start = (query.page - 1) * query.page_size
+            shown = matching[start : start + query.page_size]
+            rows = [
+                OverviewRow(webserver, uow.probe_results.history(webserver.id, limit=RECENT_PROBES))
+                for webserver in shown
+            ]
+        return Overview(
+            counts={state: counts.get(state, 0) for state in HealthState},
+            total=len(fleet),
+            matching=len(matching),
+            page=query.page,
+            pages=max(1, -(-len(matching) // query.page_size)),
+            rows=rows,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ServerPage:
+    """One server as its dashboard page shows it."""
+
+    webserver: Webserver
+    last_requests: list[RecordedProbe]
+    last_failures: list[RecordedProbe]
+    timeline: list[RecordedEvent]
+    channels: list[Channel]
+
+
+class GetServerPage:
+    """Everything the dashboard shows about one server.
+
+    - Its last 50 requests (newest first), and among them those that failed.
+    - Its health timeline: its newest 100 health events, newest first.
+    - The enabled channels that alert on it.
+    - An unknown id raises WebserverNotFound.
+    """
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def execute(self, webserver_id: WebserverId) -> ServerPage:
+        """The server's page."""
+        with self._uow as uow:
+            webserver = require_webserver(uow.webservers.get(webserver_id), webserver_id)
+            last = uow.probe_results.history(webserver_id, limit=LAST_REQUESTS)
+            timeline = _newest_events(uow, webserver_id)
+            channels = uow.channels.covering(webserver_id)
+        failures = [probe for probe in last if not probe.result.success]
+        return ServerPage(webserver, last, failures, timeline, channels)
+
+
+def _newest_events(uow: UnitOfWork, webserver_id: WebserverId) -> list[RecordedEvent]:
+    # The feed reads oldest first; a server flips rarely, so walking its events to the end is cheap.
+    newest: list[RecordedEvent] = []
+    after: int | None = None
+    while page := uow.events.feed(after=after, webserver_id=webserver_id, limit=1000):
+        newest = (newest + page)[-TIMELINE_EVENTS:]
+        after = page[-1].sequence
+    return newest[::-1]
+
+
+class GetPublicWebserver:
+    """A webserver that its owner made public (for its badges).
+
+    - A server that is not public is reported exactly like one that does not exist: WebserverNotFound.
+    """
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def execute(self, webserver_id: WebserverId) -> Webserver:
+        """The public webserver with this id."""
+        with self._uow as uow:
+            webserver = uow.webservers.get(webserver_id)
+        if webserver is None or not webserver.settings.public:
+            raise WebserverNotFound(webserver_id)
+        return webserver
