@@ -142,7 +142,7 @@ def test_server_page_shows_settings_health_requests_errors_and_timeline(
     assert "1 of the last 6 failed." in page
     assert "http_status" in page or "503" in page
     assert 'id="timeline"' in page
-    assert "<td><span class=\"health health-unknown\">unknown</span></td>" in page
+    assert '<td><span class="health health-unknown">unknown</span></td>' in page
     assert 'id="latency-chart"' in page
     assert "No channel alerts on this server." in page
 

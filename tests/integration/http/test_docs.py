@@ -28,6 +28,8 @@ OPERATIONS = {
     ("post", "/channels/{channel_id}/deliveries/{delivery_id}/retry"),
     ("get", "/healthz"),
     ("get", "/readyz"),
+    ("get", "/ui/data/overview"),
+    ("get", "/badges/{webserver_id}/health.svg"),
 }
 # An attribute that makes a browser fetch something: src, href, or a CSS url() / @import.
 REMOTE_ASSET = re.compile(

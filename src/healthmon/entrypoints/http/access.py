@@ -30,7 +30,8 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.utils import normalize_path
 
 PUBLIC: Final = "public"
-# The dashboard's sign-in cookie: the key, base64url-encoded so that any key fits a cookie value.
+# The dashboard's sign-in cookie: the key, base64url-encoded without padding, so that any key is a
+# plain cookie value (no quotes, no `=`).
 SESSION_COOKIE: Final = "healthmon_key"
 READ_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 _CHALLENGE: Final = {"WWW-Authenticate": "Bearer"}
@@ -108,7 +109,7 @@ class ApiKeys:
 
 def cookie_value(key: str) -> str:
     """The value of SESSION_COOKIE that carries this key."""
-    return base64.urlsafe_b64encode(key.encode("utf-8", "surrogateescape")).decode("ascii")
+    return base64.urlsafe_b64encode(key.encode("utf-8", "surrogateescape")).decode("ascii").rstrip("=")
 
 
 def cookie_key(value: str | None) -> str | None:
@@ -116,7 +117,8 @@ def cookie_key(value: str | None) -> str | None:
     if not value:
         return None
     try:
-        return base64.urlsafe_b64decode(value.encode("ascii")).decode("utf-8", "surrogateescape") or None
+        padded = value + "=" * (-len(value) % 4)
+        return base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8", "surrogateescape") or None
     except (binascii.Error, UnicodeError, ValueError):
         return None
 
