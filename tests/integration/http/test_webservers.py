@@ -318,7 +318,9 @@ def test_read_of_an_unknown_or_impossible_id_is_404(client: Client, path: str) -
     assert_problem(client.get(path), 404, "webserver-not-found")
 
 
-@pytest.mark.parametrize("path", ["/webservers/abc", "/webservers/1.5", "/webservers/1/nope", "/nope", "/ui/nope"])
+@pytest.mark.parametrize(
+    "path", ["/webservers/abc", "/webservers/1.5", "/webservers/1/nope", "/nope", "/ui/nope"]
+)
 def test_unknown_paths_are_404_problems(client: Client, path: str) -> None:
     new_webserver(client)
     assert_problem(client.get(path), 404, "not-found")
