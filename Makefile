@@ -51,7 +51,7 @@ vendor:
 
 # Screenshots of the dashboard's pages for the README (docs/screenshots), from a running service.
 screenshots: install chromium
-	$(BIN)/python -m benchmarks.dashboard_screenshots
+	$(BIN)/python -m tests.integration.browser.screenshots
 
 # The fast loop: domain, application and entry-point tests, no database, network or thread (seconds).
 unit: install
