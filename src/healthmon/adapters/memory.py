@@ -8,10 +8,12 @@ unless it was committed.
 from __future__ import annotations
 
 import bisect
+import builtins
 import dataclasses
 import functools
 import itertools
 import threading
+from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -35,8 +37,9 @@ from healthmon.domain.channels import Channel, ChannelId, ChannelSettings
 from healthmon.domain.deliveries import Delivery, DeliveryId, DeliveryStatus
 from healthmon.domain.errors import WebserverAlreadyRegistered
 from healthmon.domain.events import EventId, EventType, HealthChanged, RecordedEvent, new_event_id
-from healthmon.domain.health import HealthState
+from healthmon.domain.health import ATTENTION_ORDER, HealthState
 from healthmon.domain.ids import ProbeId, WebserverId
+from healthmon.domain.patterns import ascii_lower
 from healthmon.domain.probe import ProbeResult, RecordedProbe
 from healthmon.domain.webserver import Webserver, WebserverSettings
 
@@ -84,6 +87,9 @@ class Claim:
 
     worker_id: str
     expires_at: datetime
+
+
+_ATTENTION_RANK = {state: rank for rank, state in enumerate(ATTENTION_ORDER)}
 
 
 class InMemoryWebserverRepository(WebserverRepository):
@@ -166,6 +172,25 @@ class InMemoryWebserverRepository(WebserverRepository):
     def count(self) -> int:
         return len(self._store.webservers)
 
+    def health_counts(self) -> dict[HealthState, int]:
+        counts = Counter(webserver.state for webserver in self._store.webservers.values())
+        return {state: counts.get(state, 0) for state in HealthState}
+
+    def overview(
+        self, *, health: HealthState | None, name_contains: str, offset: int, limit: int
+    ) -> tuple[int, builtins.list[Webserver]]:
+        needle = ascii_lower(name_contains)
+        matching = [
+            webserver
+            for webserver in self._store.webservers.values()
+            if (health is None or webserver.state is health)
+            and needle in ascii_lower(webserver.settings.name)
+        ]
+        matching.sort(
+            key=lambda w: (_ATTENTION_RANK[w.state], ascii_lower(w.settings.name), w.id),
+        )
+        return len(matching), matching[offset : offset + limit]
+
     def _put(self, webserver: Webserver) -> None:
         previous = self._store.webservers.get(webserver.id)
         if previous is None or previous.settings != webserver.settings:
@@ -222,6 +247,16 @@ class InMemoryProbeResultRepository(ProbeResultRepository):
             start = bisect.bisect_left(history, since, key=_started_at)
         start = max(start, end - limit)
         return history[start:end][::-1]
+
+    def recent(
+        self, webserver_ids: Collection[WebserverId], *, limit: int
+    ) -> dict[WebserverId, list[RecordedProbe]]:
+        histories = self._store.histories
+        return {
+            webserver_id: histories[webserver_id][-limit:][::-1]
+            for webserver_id in webserver_ids
+            if histories.get(webserver_id)
+        }
 
 
 class InMemoryWorkerRepository(WorkerRepository):

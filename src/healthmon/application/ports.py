@@ -88,6 +88,21 @@ class WebserverRepository(Protocol):
         """How many webservers there are."""
         ...
 
+    def health_counts(self) -> dict[HealthState, int]:
+        """How many webservers are in each state; every state is a key (0 when none is in it)."""
+        ...
+
+    def overview(
+        self, *, health: HealthState | None, name_contains: str, offset: int, limit: int
+    ) -> tuple[int, builtins.list[Webserver]]:
+        """How many webservers match, and up to `limit` of them after skipping `offset`.
+
+        They match when in `health` (any, if None) and their name contains `name_contains`, ignoring
+        the case of ASCII letters. Ordered by health in ATTENTION_ORDER, then by name with ASCII
+        letters lower-cased, then by id.
+        """
+        ...
+
 
 class ProbeResultRepository(Protocol):
     """Every probe result ever taken (the requests history); never commits."""
@@ -106,6 +121,12 @@ class ProbeResultRepository(Protocol):
         limit: int,
     ) -> list[RecordedProbe]:
         """Newest first: up to limit probes older than `before`, with since <= started_at < until."""
+        ...
+
+    def recent(
+        self, webserver_ids: Collection[WebserverId], *, limit: int
+    ) -> dict[WebserverId, list[RecordedProbe]]:
+        """Each of these webservers' newest `limit` probes, newest first; one without any is left out."""
         ...
 
 

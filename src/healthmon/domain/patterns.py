@@ -7,6 +7,7 @@ written literally), no `\\d`/`\\s`/`\\w`, no flags, anchored with `^` and `$` an
 
 from __future__ import annotations
 
+import string
 from collections.abc import Iterable
 from typing import Final
 
@@ -112,3 +113,15 @@ URL_PATTERN: Final = (
     f"([/?]{_URL_CHARACTER}*?)?"
     f"(#{_URL_CHARACTER}*)?$"
 )
+
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def ascii_lower(text: str) -> str:
+    """The text with only its ASCII letters lower-cased: how names are searched and sorted.
+
+    Only ASCII, because that is what SQLite's lower() (and PostgreSQL's under the C collation) folds,
+    so every store finds and orders the same names.
+    """
+    return text.translate(_ASCII_LOWER)
