@@ -38,6 +38,7 @@ from healthmon.entrypoints.http.head import HeadAnsweringLitestar, allow_header
 from healthmon.entrypoints.http.health_checks import WorkerStatus, healthz, readyz
 from healthmon.entrypoints.http.problems import PROBLEM_DETAILS, http_exception_to_problem
 from healthmon.entrypoints.http.schemas import MAX_BODY_BYTES
+from healthmon.entrypoints.http.statistics import all_stats, webserver_stats
 from healthmon.entrypoints.http.webservers import WebserverController
 from healthmon.entrypoints.http.workers import list_workers
 
@@ -60,6 +61,8 @@ HTTP_USE_CASES: Final = (
     "send_test_event",
     "list_deliveries",
     "retry_delivery",
+    "get_webserver_stats",
+    "list_webserver_stats",
 )
 BEARER: Final = "api_key"
 DESCRIPTION: Final = """Watches the health of web servers.
@@ -176,7 +179,14 @@ def create_app(
     security: list[SecurityRequirement] | None = [{BEARER: []}] if keys.enabled else None
     api = Router(
         "/",
-        route_handlers=[WebserverController, list_workers, list_events, ChannelController],
+        route_handlers=[
+            WebserverController,
+            webserver_stats,
+            all_stats,
+            list_workers,
+            list_events,
+            ChannelController,
+        ],
         security=security,
     )
     if keys.enabled:
