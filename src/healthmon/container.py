@@ -38,6 +38,8 @@ from healthmon.application.use_cases.deliveries import ClaimDueDeliveries, Recor
 from healthmon.application.use_cases.events import ListEvents
 from healthmon.application.use_cases.history import ListProbeHistory
 from healthmon.application.use_cases.recording import RecordProbeResults
+from healthmon.application.use_cases.rollups import RollUpHistory
+from healthmon.application.use_cases.statistics import GetWebserverStats, ListWebserverStats
 from healthmon.application.use_cases.webservers import (
     GetWebserver,
     ListWebservers,
@@ -96,8 +98,12 @@ class Container(containers.DeclarativeContainer):
     register_webserver = providers.Factory(RegisterWebserver, uow=uow, clock=clock)
     update_webserver = providers.Factory(UpdateWebserver, uow=uow, clock=clock)
     remove_webserver = providers.Factory(RemoveWebserver, uow=uow)
-    get_webserver = providers.Factory(GetWebserver, uow=uow)
-    list_webservers = providers.Factory(ListWebservers, uow=uow)
+    get_webserver = providers.Factory(GetWebserver, uow=uow, clock=clock)
+    list_webservers = providers.Factory(ListWebservers, uow=uow, clock=clock)
+    get_webserver_stats = providers.Factory(GetWebserverStats, uow=uow, clock=clock)
+    list_webserver_stats = providers.Factory(ListWebserverStats, uow=uow, clock=clock)
+    # The periodic rollup job, for the job runner: roll_up_history().run(now).
+    roll_up_history = providers.Factory(RollUpHistory, uow=uow)
     list_probe_history = providers.Factory(ListProbeHistory, uow=uow)
     record_probe_results = providers.Factory(RecordProbeResults, uow=uow)
     list_workers = providers.Factory(ListWorkers, uow=uow, lease_seconds=settings.provided.lease_seconds)

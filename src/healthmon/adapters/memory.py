@@ -14,7 +14,7 @@ import functools
 import itertools
 import threading
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
@@ -28,6 +28,8 @@ from healthmon.application.ports import (
     EventRepository,
     HistoryCursor,
     ProbeResultRepository,
+    RollupPieces,
+    RollupRepository,
     UnitOfWork,
     WebserverRepository,
     WorkerInfo,
@@ -41,6 +43,8 @@ from healthmon.domain.health import ATTENTION_ORDER, HealthState
 from healthmon.domain.ids import ProbeId, WebserverId
 from healthmon.domain.patterns import ascii_lower
 from healthmon.domain.probe import ProbeResult, RecordedProbe
+from healthmon.domain.rollups import DAY, HOUR, Coverage, Rollup, Span, floor_to
+from healthmon.domain.statistics import StateChange
 from healthmon.domain.webserver import Webserver, WebserverSettings
 
 Undo = Callable[[], object]
@@ -79,6 +83,11 @@ class InMemoryStore:
         self.deliveries: dict[DeliveryId, Delivery] = {}
         self.delivery_ids = itertools.count(1)
         self.claims: dict[DeliveryId, Claim] = {}
+        # Rollups per webserver, by the start of their hour or day; the hours and days still to roll up.
+        self.hourly: dict[WebserverId, dict[datetime, Rollup]] = {}
+        self.daily: dict[WebserverId, dict[datetime, Rollup]] = {}
+        self.dirty_hours: set[datetime] = set()
+        self.dirty_days: set[datetime] = set()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -134,6 +143,8 @@ class InMemoryWebserverRepository(WebserverRepository):
         del self._store.ids_by_url[webserver.settings.url]
         history = self._store.histories.pop(webserver_id)
         owner = self._store.owners.pop(webserver_id, None)
+        hourly = self._store.hourly.pop(webserver_id, None)
+        daily = self._store.daily.pop(webserver_id, None)
         self._store.revision += 1
 
         def undo() -> None:
@@ -142,6 +153,10 @@ class InMemoryWebserverRepository(WebserverRepository):
             self._store.histories[webserver_id] = history
             if owner is not None:
                 self._store.owners[webserver_id] = owner
+            if hourly is not None:
+                self._store.hourly[webserver_id] = hourly
+            if daily is not None:
+                self._store.daily[webserver_id] = daily
 
         self._undo.append(undo)
         return True
@@ -379,6 +394,30 @@ class InMemoryEventRepository(EventRepository):
                 last[webserver_id] = event
         return last
 
+    def health_changes(
+        self, webserver_ids: Collection[WebserverId], span: Span
+    ) -> dict[WebserverId, list[StateChange]]:
+        wanted = set(webserver_ids)
+        events: dict[WebserverId, list[RecordedEvent]] = {}
+        for event in self._store.events:
+            webserver_id = event.webserver_id
+            if webserver_id in wanted and event.type is EventType.HEALTH_CHANGED:
+                events.setdefault(webserver_id, []).append(event)
+        changes: dict[WebserverId, list[StateChange]] = {}
+        for webserver_id, found in events.items():
+            ordered = sorted(found, key=lambda event: (event.occurred_at, event.sequence))
+            before = [event for event in ordered if event.occurred_at < span.start][-1:]
+            inside = [event for event in ordered if span.start <= event.occurred_at < span.end]
+            kept = [_state_change(event) for event in before + inside]
+            if kept:
+                changes[webserver_id] = kept
+        return changes
+
+
+def _state_change(event: RecordedEvent) -> StateChange:
+    assert event.change is not None, "health events carry a change"
+    return StateChange(at=event.occurred_at, to_state=event.change.to_state)
+
 
 def _sequence(event: RecordedEvent) -> int:
     return event.sequence
@@ -561,6 +600,132 @@ def _restore(mapping: dict[Any, Any], key: object, value: object) -> None:
         mapping[key] = value
 
 
+class InMemoryRollupRepository(RollupRepository):
+    """Rollups in dicts of copies (a caller never changes what is stored); raw probes from the histories."""
+
+    def __init__(self, store: InMemoryStore, undo: list[Undo]) -> None:
+        self._store = store
+        self._undo = undo
+
+    def mark_hours(self, hours: Collection[datetime]) -> None:
+        for hour in hours:
+            self._mark(self._store.dirty_hours, hour)
+
+    def dirty_hours(self, ended_by: datetime, limit: int) -> list[datetime]:
+        return sorted(hour for hour in self._store.dirty_hours if hour + HOUR <= ended_by)[:limit]
+
+    def unmark_hour(self, hour: datetime) -> bool:
+        return self._unmark(self._store.dirty_hours, hour)
+
+    def dirty_days(self, ended_by: datetime, limit: int) -> list[datetime]:
+        return sorted(day for day in self._store.dirty_days if day + DAY <= ended_by)[:limit]
+
+    def mark_day(self, day: datetime) -> None:
+        self._mark(self._store.dirty_days, day)
+
+    def unmark_day(self, day: datetime) -> bool:
+        return self._unmark(self._store.dirty_days, day)
+
+    def coverage(self) -> Coverage:
+        hourly_until = self.rolled_up_until()
+        days = [min(self._store.dirty_days)] if self._store.dirty_days else []
+        if hourly_until is not None:
+            days.append(floor_to(hourly_until, DAY))
+        return Coverage(hourly_until=hourly_until, daily_until=min(days) if days else None)
+
+    def rolled_up_until(self) -> datetime | None:
+        return min(self._store.dirty_hours) if self._store.dirty_hours else None
+
+    def save_hourly(self, hour: datetime, rollups: Mapping[WebserverId, Rollup]) -> None:
+        self._save(self._store.hourly, hour, rollups)
+
+    def save_daily(self, day: datetime, rollups: Mapping[WebserverId, Rollup]) -> None:
+        self._save(self._store.daily, day, rollups)
+
+    def hourly(
+        self, webserver_ids: Collection[WebserverId] | None, span: Span, *, latency: bool = True
+    ) -> dict[WebserverId, RollupPieces]:
+        return _stored_pieces(self._store.hourly, webserver_ids, span, latency=latency)
+
+    def daily(
+        self, webserver_ids: Collection[WebserverId] | None, span: Span, *, latency: bool = True
+    ) -> dict[WebserverId, RollupPieces]:
+        return _stored_pieces(self._store.daily, webserver_ids, span, latency=latency)
+
+    def raw(
+        self, webserver_ids: Collection[WebserverId] | None, span: Span, *, latency: bool = True
+    ) -> dict[WebserverId, RollupPieces]:
+        histories = self._store.histories
+        ids = sorted(histories) if webserver_ids is None else webserver_ids
+        found: dict[WebserverId, RollupPieces] = {}
+        for webserver_id in ids:
+            history = histories.get(webserver_id, [])
+            start = bisect.bisect_left(history, span.start, key=_started_at)
+            end = bisect.bisect_left(history, span.end, key=_started_at)
+            per_hour: dict[datetime, Rollup] = {}
+            for probe in history[start:end]:
+                result = probe.result
+                rollup = per_hour.setdefault(floor_to(result.started_at, HOUR), Rollup())
+                responded = latency and result.status_code is not None
+                rollup.record(success=result.success, latency_ms=result.latency_ms if responded else None)
+            if per_hour:
+                found[webserver_id] = sorted(per_hour.items())
+        return found
+
+    def prune_hourly(self, before: datetime) -> int:
+        pruned = 0
+        for rollups in self._store.hourly.values():
+            for hour in [hour for hour in rollups if hour < before]:
+                self._undo.append(functools.partial(rollups.__setitem__, hour, rollups.pop(hour)))
+                pruned += 1
+        return pruned
+
+    def _mark(self, marks: set[datetime], moment: datetime) -> None:
+        if moment not in marks:
+            marks.add(moment)
+            self._undo.append(functools.partial(marks.discard, moment))
+
+    def _unmark(self, marks: set[datetime], moment: datetime) -> bool:
+        if moment not in marks:
+            return False
+        marks.discard(moment)
+        self._undo.append(functools.partial(marks.add, moment))
+        return True
+
+    def _save(
+        self,
+        stored: dict[WebserverId, dict[datetime, Rollup]],
+        start: datetime,
+        rollups: Mapping[WebserverId, Rollup],
+    ) -> None:
+        for webserver_id, rollup in rollups.items():
+            if webserver_id not in self._store.webservers:
+                continue
+            per_start = stored.setdefault(webserver_id, {})
+            self._undo.append(functools.partial(_restore, per_start, start, per_start.get(start)))
+            per_start[start] = rollup.copy()
+
+
+def _stored_pieces(
+    stored: dict[WebserverId, dict[datetime, Rollup]],
+    webserver_ids: Collection[WebserverId] | None,
+    span: Span,
+    *,
+    latency: bool,
+) -> dict[WebserverId, RollupPieces]:
+    ids = sorted(stored) if webserver_ids is None else webserver_ids
+    found: dict[WebserverId, RollupPieces] = {}
+    for webserver_id in ids:
+        pieces = [
+            (start, rollup.copy() if latency else Rollup(rollup.probes, rollup.successes))
+            for start, rollup in sorted(stored.get(webserver_id, {}).items())
+            if span.start <= start < span.end
+        ]
+        if pieces:
+            found[webserver_id] = pieces
+    return found
+
+
 class InMemoryUnitOfWork(UnitOfWork):
     """A transaction over an InMemoryStore; blocks of different threads run one at a time."""
 
@@ -577,6 +742,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.events = InMemoryEventRepository(self.store, self._undo)
         self.channels = InMemoryChannelRepository(self.store, self._undo)
         self.deliveries = InMemoryDeliveryRepository(self.store, self._undo)
+        self.rollups = InMemoryRollupRepository(self.store, self._undo)
         return self
 
     def __exit__(
@@ -601,6 +767,7 @@ __all__ = [
     "InMemoryDeliveryRepository",
     "InMemoryEventRepository",
     "InMemoryProbeResultRepository",
+    "InMemoryRollupRepository",
     "InMemoryStore",
     "InMemoryUnitOfWork",
     "InMemoryWebserverRepository",

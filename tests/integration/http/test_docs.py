@@ -18,6 +18,8 @@ OPERATIONS = {
     ("get", "/webservers/{webserver_id}/requests"),
     ("get", "/workers"),
     ("get", "/events"),
+    ("get", "/webservers/{webserver_id}/stats"),
+    ("get", "/stats"),
     ("post", "/channels"),
     ("get", "/channels"),
     ("get", "/channels/{channel_id}"),

@@ -83,7 +83,13 @@ schema.config.checks.update(included_check_names=["all"])
 # The one rule no schema of a PATCH can state: what a channel's new URL and secret may be depends on
 # the kind it was registered with (a webhook takes http(s) URLs and a secret, apprise neither), so
 # a body that fits the schema may rightly get a 422 there. Every other check runs on it too.
-STATEFUL_RULES: dict[str, list[CheckFunction]] = {"PATCH /channels/{channel_id}": [positive_data_acceptance]}
+# Nor can a schema say that a statistics window's `from` must be before its `to`, and at most 400
+# days before it (the parameters' descriptions do): a window the schema allows may get a 422.
+STATEFUL_RULES: dict[str, list[CheckFunction]] = {
+    "PATCH /channels/{channel_id}": [positive_data_acceptance],
+    "GET /webservers/{webserver_id}/stats": [positive_data_acceptance],
+    "GET /stats": [positive_data_acceptance],
+}
 
 
 @schema.parametrize()

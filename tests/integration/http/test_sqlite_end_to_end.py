@@ -26,9 +26,9 @@ def test_create_read_list_and_delete_on_sqlite(tmp_path: Path) -> None:
         assert created["created_at"].endswith(("Z", "+00:00"))
 
         details = client.get(response.headers["location"]).json()
-        assert details == {**created, "last_requests": [], "last_event": None}
+        assert details == {**created, "last_requests": [], "last_event": None, "uptime_24h": None}
         assert client.get("/webservers").json() == {
-            "items": [{**created, "last_event": None}],
+            "items": [{**created, "last_event": None, "uptime_24h": None}],
             "next_cursor": None,
         }
         assert client.get(f"/webservers/{created['id']}/requests").json() == {

@@ -193,6 +193,7 @@ def test_changes_reject_a_body_that_is_not_json_with_400(client: Client, method:
         **created,
         "last_requests": [],
         "last_event": None,
+        "uptime_24h": None,
     }
 
 
@@ -283,7 +284,7 @@ def test_read_returns_details_and_the_last_10_requests_newest_first(
     response = client.get(f"/webservers/{server}")
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == FIELDS | {"last_requests", "last_event"}
+    assert set(body) == FIELDS | {"last_requests", "last_event", "uptime_24h"}
     assert body["last_checked_at"] == "2026-01-01T00:00:20Z"
     # Five successes made it healthy; one failure (of the three it takes) does not undo that.
     assert (body["health"], body["consecutive_failures"]) == ("healthy", 1)
@@ -342,7 +343,7 @@ def test_list_shows_current_health_and_filters_by_it(
         (unhealthy["id"], "unhealthy"),
         (unknown["id"], "unknown"),
     ]
-    assert set(everything["items"][0]) == FIELDS | {"last_event"}
+    assert set(everything["items"][0]) == FIELDS | {"last_event", "uptime_24h"}
     for state, expected in (("healthy", healthy), ("unhealthy", unhealthy), ("unknown", unknown)):
         page = client.get("/webservers", params={"health": state}).json()
         assert [item["id"] for item in page["items"]] == [expected["id"]]
@@ -463,6 +464,7 @@ def test_patch_rejects_bad_input_and_changes_nothing(
         **created,
         "last_requests": [],
         "last_event": None,
+        "uptime_24h": None,
     }
 
 
@@ -539,6 +541,7 @@ def test_put_rejects_bad_input_and_changes_nothing(
         **created,
         "last_requests": [],
         "last_event": None,
+        "uptime_24h": None,
     }
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -187,6 +188,46 @@ Index(
 )
 
 
+class _RollupColumns:
+    """What an hourly or daily rollup holds: counts, and the latency sketch of the probes answered."""
+
+    webserver_id: Mapped[int] = mapped_column(
+        ForeignKey(WebserverRow.id, ondelete="CASCADE"), primary_key=True
+    )
+    # The start of the UTC hour or day.
+    start: Mapped[datetime] = mapped_column(primary_key=True)
+    probes: Mapped[int]
+    successes: Mapped[int]
+    # NULL when no probe got a response; then latency_buckets is empty.
+    latency_max_ms: Mapped[float | None] = mapped_column(Float)
+    # The sketch's (bucket, count) pairs as little-endian 32-bit integers (rollup_repository.py).
+    latency_buckets: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class HourlyRollupRow(_RollupColumns, Base):
+    """One webserver's probes over one UTC hour; deleted with its webserver."""
+
+    __tablename__ = "rollups_hourly"
+    __table_args__ = (CheckConstraint("successes <= probes", name="successes_within_probes"),)
+
+
+class DailyRollupRow(_RollupColumns, Base):
+    """One webserver's probes over one UTC day; deleted with its webserver."""
+
+    __tablename__ = "rollups_daily"
+    __table_args__ = (CheckConstraint("successes <= probes", name="successes_within_probes"),)
+
+
+class RollupMarkRow(Base):
+    """An hour with probes not rolled up yet, or a day whose daily rollups must be rebuilt."""
+
+    __tablename__ = "rollup_marks"
+    __table_args__ = (CheckConstraint("level IN ('hour', 'day')", name="rollup_level"),)
+
+    level: Mapped[str] = mapped_column(String(8), primary_key=True)
+    start: Mapped[datetime] = mapped_column(primary_key=True)
+
+
 class EventRow(Base):
     """One event: a health change (with the webserver and probe as they were) or a channel test.
 
@@ -326,22 +367,31 @@ workers_table = _table_of(WorkerRow)
 events_table = _table_of(EventRow)
 channels_table = _table_of(ChannelRow)
 deliveries_table = _table_of(DeliveryRow)
+hourly_rollups_table = _table_of(HourlyRollupRow)
+daily_rollups_table = _table_of(DailyRollupRow)
+rollup_marks_table = _table_of(RollupMarkRow)
 
 __all__ = [
     "NAMING_CONVENTION",
     "PENDING",
     "Base",
     "ChannelRow",
+    "DailyRollupRow",
     "DeliveryRow",
     "EventRow",
+    "HourlyRollupRow",
     "RequestRow",
+    "RollupMarkRow",
     "UtcDateTime",
     "WebserverRow",
     "WorkerRow",
     "channels_table",
+    "daily_rollups_table",
     "deliveries_table",
     "events_table",
+    "hourly_rollups_table",
     "requests_table",
+    "rollup_marks_table",
     "webservers_table",
     "workers_table",
 ]

@@ -12,6 +12,7 @@ from healthmon.application.ports import UnitOfWork
 from healthmon.domain.events import HealthChanged
 from healthmon.domain.health import HealthState
 from healthmon.domain.probe import ProbeResult
+from healthmon.domain.rollups import HOUR, floor_to
 from healthmon.domain.webserver import WebserverId
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ class RecordProbeResults:
     - Each health change is stored as one event (occurred_at and probe: the result that made it),
       queued for every enabled channel that covers the webserver, in the batch's transaction: so
       there is exactly one event per transition, and none without one.
+    - The hours of the stored results are marked for the rollup job in the same transaction, so
+      every stored probe reaches the rollups, however late it is written.
     - The whole batch is one transaction: all of it is stored, or none.
     - Each health change is logged as `webserver ID NAME: old -> new`.
     """
@@ -99,6 +102,9 @@ class RecordProbeResults:
             uow.probe_results.add_many(kept)
             for webserver in servers.values():
                 uow.webservers.save(webserver)
+            if kept:
+                # Last before the commit: marking an hour may hold a lock the rollup job waits on.
+                uow.rollups.mark_hours({floor_to(result.started_at, HOUR) for result in kept})
             uow.commit()
         for change in changes:
             # The name is quoted (repr), so no name can end the line and forge another.

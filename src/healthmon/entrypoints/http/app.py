@@ -41,6 +41,7 @@ from healthmon.entrypoints.http.health_checks import WorkerStatus, healthz, read
 from healthmon.entrypoints.http.problems import PROBLEM_DETAILS, http_exception_to_problem
 from healthmon.entrypoints.http.schemas import MAX_BODY_BYTES
 from healthmon.entrypoints.http.sign_in import sign_in, sign_in_form, sign_out
+from healthmon.entrypoints.http.statistics import all_stats, webserver_stats
 from healthmon.entrypoints.http.templating import static_files_router, template_config
 from healthmon.entrypoints.http.webservers import WebserverController
 from healthmon.entrypoints.http.workers import list_workers
@@ -64,6 +65,8 @@ HTTP_USE_CASES: Final = (
     "send_test_event",
     "list_deliveries",
     "retry_delivery",
+    "get_webserver_stats",
+    "list_webserver_stats",
     "get_overview",
     "get_server_page",
     "get_public_webserver",
@@ -184,7 +187,15 @@ def create_app(
     security: list[SecurityRequirement] | None = [{BEARER: []}] if keys.enabled else None
     api = Router(
         "/",
-        route_handlers=[WebserverController, list_workers, list_events, ChannelController, overview_data],
+        route_handlers=[
+            WebserverController,
+            webserver_stats,
+            all_stats,
+            list_workers,
+            list_events,
+            ChannelController,
+            overview_data,
+        ],
         security=security,
     )
     if keys.enabled:

@@ -276,9 +276,11 @@ class WebserverOut(msgspec.Struct, kw_only=True):
 
 
 class WebserverSummaryOut(WebserverOut, kw_only=True):
-    """A webserver as listed: with its last health event (null when its health never changed)."""
+    """A webserver as listed: with its last health event (null when its health never changed) and its
+    uptime over the last 24 hours (successes / probes; null when it had no probe)."""
 
     last_event: EventOut | None
+    uptime_24h: float | None
 
     @classmethod
     def from_page(cls, page: WebserverPage) -> list[WebserverSummaryOut]:
@@ -287,16 +289,19 @@ class WebserverSummaryOut(WebserverOut, kw_only=True):
             cls(
                 **_webserver_fields(webserver),
                 last_event=EventOut.from_optional(page.last_events.get(webserver.id)),
+                uptime_24h=page.uptimes_24h.get(webserver.id),
             )
             for webserver in page.items
         ]
 
 
 class WebserverDetailsOut(WebserverOut, kw_only=True):
-    """A webserver with its last 10 requests, newest first, and its last health event (or null)."""
+    """A webserver with its last 10 requests, newest first, its last health event (or null) and its
+    uptime over the last 24 hours (successes / probes; null when it had no probe)."""
 
     last_requests: list[RequestOut]
     last_event: EventOut | None
+    uptime_24h: float | None
 
     @classmethod
     def from_details(cls, details: WebserverDetails) -> WebserverDetailsOut:
@@ -305,6 +310,7 @@ class WebserverDetailsOut(WebserverOut, kw_only=True):
             **_webserver_fields(details.webserver),
             last_requests=[RequestOut.from_domain(probe) for probe in details.last_requests],
             last_event=EventOut.from_optional(details.last_event),
+            uptime_24h=details.uptime_24h,
         )
 
 
