@@ -33,7 +33,12 @@ from healthmon.application.use_cases.channels import (
     SendTestEvent,
     UpdateChannel,
 )
-from healthmon.application.use_cases.dashboard import GetOverview, GetPublicWebserver, GetServerPage
+from healthmon.application.use_cases.dashboard import (
+    GetOverview,
+    GetPublicUptime,
+    GetPublicWebserver,
+    GetServerPage,
+)
 from healthmon.application.use_cases.deliveries import ClaimDueDeliveries, RecordDeliveryAttempt
 from healthmon.application.use_cases.events import ListEvents
 from healthmon.application.use_cases.history import ListProbeHistory
@@ -107,9 +112,10 @@ class Container(containers.DeclarativeContainer):
     list_probe_history = providers.Factory(ListProbeHistory, uow=uow)
     record_probe_results = providers.Factory(RecordProbeResults, uow=uow)
     list_workers = providers.Factory(ListWorkers, uow=uow, lease_seconds=settings.provided.lease_seconds)
-    get_overview = providers.Factory(GetOverview, uow=uow)
+    get_overview = providers.Factory(GetOverview, uow=uow, clock=clock)
     get_server_page = providers.Factory(GetServerPage, uow=uow)
     get_public_webserver = providers.Factory(GetPublicWebserver, uow=uow)
+    get_public_uptime = providers.Factory(GetPublicUptime, uow=uow, clock=clock)
 
     # None is aiohttp's default, the system's resolver; tests put a fake here so no name leaves the machine.
     resolver: providers.Provider[AbstractResolver | None] = providers.Object(None)

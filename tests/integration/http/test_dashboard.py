@@ -181,3 +181,29 @@ def test_static_files_are_served_from_the_package(client: Client) -> None:
 
 def test_an_unknown_static_file_is_a_problem_404(client: Client) -> None:
     assert_problem(client.get("/ui/static/nothing.js"), 404, "not-found")
+
+
+def test_overview_shows_uptime_over_a_day_and_a_month_and_the_days_p95(
+    client: Client, container: Container, clock: FakeClock
+) -> None:
+    created = new_webserver(client)
+    start = clock.now()
+    results = [
+        succeeded(webserver_id(created), start + timedelta(seconds=i), latency_ms=20.0) for i in range(4)
+    ]
+    results.append(failed(webserver_id(created), start + timedelta(seconds=4)))
+    record(container, results)
+    clock.advance(60)
+
+    [item] = client.get("/ui/data/overview").json()["items"]
+
+    assert item["uptime_24h"] == item["uptime_30d"] == 0.8
+    assert item["p95_24h_ms"] == pytest.approx(20.0, rel=0.02)
+    page = client.get("/").text
+    assert "80.00 %" in page
+
+
+def test_overview_figures_are_null_without_probes(client: Client) -> None:
+    new_webserver(client)
+    [item] = client.get("/ui/data/overview").json()["items"]
+    assert (item["uptime_24h"], item["uptime_30d"], item["p95_24h_ms"]) == (None, None, None)

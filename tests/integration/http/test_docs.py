@@ -32,6 +32,7 @@ OPERATIONS = {
     ("get", "/readyz"),
     ("get", "/ui/data/overview"),
     ("get", "/badges/{webserver_id}/health.svg"),
+    ("get", "/badges/{webserver_id}/uptime.svg"),
 }
 # An attribute that makes a browser fetch something: src, href, or a CSS url() / @import.
 REMOTE_ASSET = re.compile(

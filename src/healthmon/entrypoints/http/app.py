@@ -30,7 +30,7 @@ from litestar.types import ExceptionHandler, Guard, Message, Scope
 
 from healthmon.container import Container
 from healthmon.entrypoints.http.access import PUBLIC, ApiKeys
-from healthmon.entrypoints.http.badges import health_badge
+from healthmon.entrypoints.http.badges import health_badge, uptime_badge
 from healthmon.entrypoints.http.channels import ChannelController
 from healthmon.entrypoints.http.cross_site import HostRule, json_writes_only
 from healthmon.entrypoints.http.dashboard import dashboard_pages, overview_data
@@ -70,6 +70,7 @@ HTTP_USE_CASES: Final = (
     "get_overview",
     "get_server_page",
     "get_public_webserver",
+    "get_public_uptime",
 )
 BEARER: Final = "api_key"
 DESCRIPTION: Final = """Watches the health of web servers.
@@ -215,6 +216,7 @@ def create_app(
             healthz,
             readyz,
             health_badge,
+            uptime_badge,
             dashboard_pages(),
             sign_in_form,
             sign_in,

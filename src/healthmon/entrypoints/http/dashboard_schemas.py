@@ -19,7 +19,10 @@ class HealthCountsOut(msgspec.Struct, kw_only=True):
 
 
 class OverviewRowOut(msgspec.Struct, kw_only=True):
-    """One server of the overview: who it is, its health since when, and its recent results."""
+    """One server of the overview: who it is, its health since when, its figures and its recent results.
+
+    Uptimes are fractions from 0 to 1 and p95 is in milliseconds, each null when no probe counts.
+    """
 
     id: int
     name: str
@@ -27,6 +30,9 @@ class OverviewRowOut(msgspec.Struct, kw_only=True):
     health: HealthState
     health_changed_at: datetime | None
     last_checked_at: datetime | None
+    uptime_24h: float | None
+    uptime_30d: float | None
+    p95_24h_ms: float | None
     recent: list[bool]
 
     @classmethod
@@ -40,6 +46,9 @@ class OverviewRowOut(msgspec.Struct, kw_only=True):
             health=webserver.state,
             health_changed_at=webserver.health_changed_at,
             last_checked_at=webserver.last_checked_at,
+            uptime_24h=row.summary.uptime_24h,
+            uptime_30d=row.summary.uptime_30d,
+            p95_24h_ms=row.summary.p95_24h_ms,
             recent=[probe.result.success for probe in reversed(row.recent)],
         )
 

@@ -33,6 +33,16 @@ PAGE_HEADERS: Final = [
 ]
 
 
+def percent(fraction: float | None) -> str:
+    """An uptime as shown: 99.95 %, or a dash when no probe counts (static/dashboard.js does the same)."""
+    return "—" if fraction is None else f"{fraction * 100:.2f} %"
+
+
+def milliseconds(value: float | None) -> str:
+    """A latency as shown: 123 ms, or a dash when there is none (static/dashboard.js does the same)."""
+    return "—" if value is None else f"{value:.0f} ms"
+
+
 def template_config(version: str) -> TemplateConfig[JinjaTemplateEngine]:
     """Templates from this package's `templates` folder; `asset_version` busts caches of static files."""
     environment = Environment(
@@ -42,6 +52,8 @@ def template_config(version: str) -> TemplateConfig[JinjaTemplateEngine]:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    environment.filters["percent"] = percent
+    environment.filters["milliseconds"] = milliseconds
     environment.globals["asset_version"] = version
     environment.globals["static_path"] = STATIC_PATH
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))

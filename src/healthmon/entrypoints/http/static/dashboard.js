@@ -21,7 +21,10 @@
       element.textContent = ago(date, now);
     });
   }
-  window.healthmon = { ago: ago, humanise: humanise };
+  // As templating.py's percent and milliseconds filters.
+  function percent(fraction) { return fraction === null ? "—" : (fraction * 100).toFixed(2) + " %"; }
+  function milliseconds(value) { return value === null ? "—" : value.toFixed(0) + " ms"; }
+  window.healthmon = { ago: ago, humanise: humanise, percent: percent, milliseconds: milliseconds };
   humanise(document);
   setInterval(function () { humanise(document); }, 10000);
 })();

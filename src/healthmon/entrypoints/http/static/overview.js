@@ -67,6 +67,9 @@
     cell(row, item.url).className = "url";
     cell(row, healthElement(item.health));
     cell(row, timeElement(item.health_changed_at, "—"));
+    cell(row, window.healthmon.percent(item.uptime_24h)).className = "number";
+    cell(row, window.healthmon.percent(item.uptime_30d)).className = "number";
+    cell(row, window.healthmon.milliseconds(item.p95_24h_ms)).className = "number";
     cell(row, timeElement(item.last_checked_at, "never"));
     cell(row, strip(item.recent));
     return row;
