@@ -30,9 +30,9 @@ class PageProblems:
             self.messages.append(f"console error: {message.text}")
 
 
-def chart_points(page: Page) -> int:
-    """How many points the chart was drawn with, once it was (waits for it)."""
-    page.wait_for_selector("#latency-chart[data-points] canvas")
+def chart_points(page: Page, window: str = "24h") -> int:
+    """How many points the chart of this window was drawn with, once it was (waits for it)."""
+    page.wait_for_selector(f'#latency-chart[data-window="{window}"] canvas')
     return int(page.get_attribute("#latency-chart", "data-points") or "0")
 
 

@@ -67,6 +67,12 @@ def test_the_overview_shows_a_server_turn_healthy_without_a_reload_and_its_page_
         assert chart_points(page) >= 4
         assert drawn_pixels(page) > 0
         page.screenshot(path=tmp_path / "server.png", full_page=True)
+        # A week and a month come from the statistics, one point per UTC hour or day.
+        page.click('.windows button[data-window="7d"]')
+        assert chart_points(page, "7d") in (7 * 24, 7 * 24 + 1)
+        page.click('.windows button[data-window="30d"]')
+        assert chart_points(page, "30d") in (30, 31)
+        assert drawn_pixels(page) > 0
         assert problems.messages == []
 
 

@@ -64,7 +64,7 @@
     };
   }
 
-  function draw(prepared, from, to) {
+  function draw(name, prepared, from, to) {
     if (chart) { chart.destroy(); chart = null; }
     var width = Math.max(320, target.clientWidth || 800);
     chart = new uPlot({
@@ -75,6 +75,7 @@
       axes: [{}, { label: "ms" }],
     }, prepared.data, target);
     target.dataset.points = String(prepared.data[0].length);
+    target.dataset.window = name;
   }
 
   function show(name) {
@@ -91,7 +92,7 @@
       loading = getJson(url).then(bucketsData);
     }
     loading.then(function (prepared) {
-      draw(prepared, from, to);
+      draw(name, prepared, from, to);
       status.textContent = prepared.data[0].length ? "" : "No data in this window.";
     }).catch(function (error) {
       status.textContent = "Could not load the chart (" + error.message + ").";
