@@ -263,12 +263,12 @@ class InMemoryProbeResultRepository(ProbeResultRepository):
         start = max(start, end - limit)
         return history[start:end][::-1]
 
-    def recent(
+    def recent_outcomes(
         self, webserver_ids: Collection[WebserverId], *, limit: int
-    ) -> dict[WebserverId, list[RecordedProbe]]:
+    ) -> dict[WebserverId, list[bool]]:
         histories = self._store.histories
         return {
-            webserver_id: histories[webserver_id][-limit:][::-1]
+            webserver_id: [probe.result.success for probe in histories[webserver_id][-limit:][::-1]]
             for webserver_id in webserver_ids
             if histories.get(webserver_id)
         }

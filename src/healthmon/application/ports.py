@@ -125,10 +125,10 @@ class ProbeResultRepository(Protocol):
         """Newest first: up to limit probes older than `before`, with since <= started_at < until."""
         ...
 
-    def recent(
+    def recent_outcomes(
         self, webserver_ids: Collection[WebserverId], *, limit: int
-    ) -> dict[WebserverId, list[RecordedProbe]]:
-        """Each of these webservers' newest `limit` probes, newest first; one without any is left out."""
+    ) -> dict[WebserverId, list[bool]]:
+        """Whether each webserver's newest `limit` probes succeeded, newest first (none: left out)."""
         ...
 
 

@@ -97,18 +97,16 @@ def test_overview_pages_with_offset_and_limit(uow_factory: UowFactory) -> None:
     assert beyond == (7, [])
 
 
-def test_recent_gives_each_servers_newest_probes_newest_first(uow_factory: UowFactory) -> None:
+def test_recent_outcomes_are_each_servers_newest_newest_first(uow_factory: UowFactory) -> None:
     busy, quiet, silent = (add(uow_factory, n) for n in range(1, 4))
     results = [succeeded(busy.id, EPOCH + timedelta(seconds=i)) for i in range(5)]
+    results[3] = failed(busy.id, EPOCH + timedelta(seconds=3))
     results.append(failed(quiet.id, EPOCH))
     with uow_factory() as uow:
         uow.probe_results.add_many(results)
         uow.commit()
     with uow_factory() as uow:
-        recent = uow.probe_results.recent([busy.id, quiet.id, silent.id], limit=3)
-        assert uow.probe_results.recent([], limit=3) == {}
-    assert set(recent) == {busy.id, quiet.id}
-    assert [probe.result.started_at for probe in recent[busy.id]] == [
-        EPOCH + timedelta(seconds=i) for i in (4, 3, 2)
-    ]
-    assert [probe.result.success for probe in recent[quiet.id]] == [False]
+        recent = uow.probe_results.recent_outcomes([busy.id, quiet.id, silent.id], limit=3)
+        assert uow.probe_results.recent_outcomes([], limit=3) == {}
+    # The newest three of busy's: the 5th (ok), the 4th (failed), the 3rd (ok).
+    assert recent == {busy.id: [True, False, True], quiet.id: [False]}

@@ -41,14 +41,14 @@ class ProbeResultStatements(Protocol):
     def recent_rows(
         self, session: Session, webserver_ids: Collection[WebserverId], limit: int
     ) -> list[AnyRow]:
-        """Rows of REQUEST_COLUMNS: each webserver's newest `limit`, newest first within each."""
+        """Rows of (webserver_id, success): each webserver's newest `limit`, newest first within each."""
         ...
 
 
 def _newest(webserver_id: Any, limit: Any) -> Select[Any]:
     # Matches ix_requests_webserver_id_started_at_id exactly, so it reads `limit` index entries.
     return (
-        select(*REQUEST_COLUMNS)
+        select(_r.webserver_id, _r.success)
         .where(_r.webserver_id == webserver_id)
         .order_by(_r.started_at.desc(), _r.id.desc())
         .limit(limit)
@@ -98,7 +98,7 @@ class PostgresProbeResultStatements(ProbeResultStatements):
 
     # Each webserver's newest rows in one statement: a LATERAL index scan per id of the array.
     _RECENT = (
-        select(*(_recent.c[column.name] for column in REQUEST_COLUMNS))
+        select(_recent.c.webserver_id, _recent.c.success)
         .select_from(webservers_table)
         .join(_recent, true())
         .where(_w.id == any_(bindparam("webserver_ids", type_=ArrayLiteral(_w.id.type))))
@@ -167,17 +167,16 @@ class SqlAlchemyProbeResultRepository(ProbeResultRepository):
             rows = self._session.execute(statement).all()
         return [to_recorded_probe(row) for row in rows]
 
-    def recent(
+    def recent_outcomes(
         self, webserver_ids: Collection[WebserverId], *, limit: int
-    ) -> dict[WebserverId, list[RecordedProbe]]:
-        found: dict[WebserverId, list[RecordedProbe]] = {}
+    ) -> dict[WebserverId, list[bool]]:
+        found: dict[WebserverId, list[bool]] = {}
         if not webserver_ids:
             return found
         with translated_errors():
             rows = self._statements.recent_rows(self._session, webserver_ids, limit)
-        for row in rows:
-            probe = to_recorded_probe(row)
-            found.setdefault(probe.result.webserver_id, []).append(probe)
+        for webserver_id, success in rows:
+            found.setdefault(webserver_id, []).append(success)
         return found
 
 

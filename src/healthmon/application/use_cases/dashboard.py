@@ -55,10 +55,10 @@ class Summary:
 
 @dataclass(frozen=True, slots=True)
 class OverviewRow:
-    """One server of the overview with its most recent probes, newest first, and its figures."""
+    """A server of the overview, whether its latest probes succeeded (newest first), and its figures."""
 
     webserver: Webserver
-    recent: list[RecordedProbe]
+    recent: list[bool]
     summary: Summary = Summary()
 
 
@@ -101,7 +101,7 @@ class GetOverview:
                 limit=query.page_size,
             )
             ids = [webserver.id for webserver in shown]
-            recent = uow.probe_results.recent(ids, limit=RECENT_PROBES)
+            recent = uow.probe_results.recent_outcomes(ids, limit=RECENT_PROBES)
             summaries = _summaries(uow, ids, self._clock.now()) if ids else {}
         rows = [
             OverviewRow(webserver, recent.get(webserver.id, []), summaries[webserver.id])

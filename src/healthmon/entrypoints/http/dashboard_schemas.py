@@ -49,7 +49,7 @@ class OverviewRowOut(msgspec.Struct, kw_only=True):
             uptime_24h=row.summary.uptime_24h,
             uptime_30d=row.summary.uptime_30d,
             p95_24h_ms=row.summary.p95_24h_ms,
-            recent=[probe.result.success for probe in reversed(row.recent)],
+            recent=row.recent[::-1],
         )
 
 
