@@ -49,8 +49,10 @@ from healthmon.adapters.sqlalchemy.migrations import upgrade_database
 from healthmon.adapters.sqlalchemy.rollup_repository import encode_buckets
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from healthmon.adapters.system_clock import SystemClock
+from healthmon.application.use_cases.rollup_reads import uptime_window, uptimes
 from healthmon.application.use_cases.rollups import RollUpHistory
 from healthmon.application.use_cases.statistics import GetWebserverStats
+from healthmon.application.use_cases.webservers import GetWebserver, ListWebservers
 from healthmon.container import build_container
 from healthmon.domain.ids import WebserverId
 from healthmon.domain.latency_sketch import LatencySketch
@@ -64,6 +66,7 @@ PROBES_PER_HOUR = 60
 # Distinct sketches the fill cycles through (a day's latencies of one server: lognormal around 80 ms).
 TEMPLATES = 64
 COPY_ROWS = 50_000
+PAGE = 1000
 ROLLUP_COLUMNS = "webserver_id, start, probes, successes, latency_max_ms, latency_buckets"
 
 
@@ -186,6 +189,27 @@ def measure(engine: Engine, url: str, servers: int, samples: int) -> None:
             )
 
         report(label, timed(one, samples, 20), goal)
+
+    # What uptime_24h adds to the listing and the details: the counts of 24 hours of many servers.
+    listing = ListWebservers(SqlAlchemyUnitOfWork(sessions), SystemClock())
+    page_after = [WebserverId(n * PAGE) for n in range(max(1, servers // PAGE))]
+
+    def one_page() -> None:
+        listing.execute(after=rng.choice(page_after), limit=PAGE)
+
+    report(f"ListWebservers, a page of {PAGE:,} with uptime_24h", timed(one_page, max(10, samples // 10), 3))
+
+    def page_uptimes() -> None:
+        ids = [WebserverId(n) for n in range(1, min(servers, PAGE) + 1)]
+        with SqlAlchemyUnitOfWork(sessions) as uow:
+            uptimes(uow, ids, uptime_window(datetime.now(UTC)))
+
+    report(f"  of which uptime_24h of {PAGE:,} servers", timed(page_uptimes, max(10, samples // 10), 3))
+    details = GetWebserver(SqlAlchemyUnitOfWork(sessions), SystemClock())
+    report(
+        "GetWebserver (with uptime_24h)",
+        timed(lambda: details.execute(WebserverId(rng.randint(1, servers))), samples, 20),
+    )
 
     container = build_container(Settings(database_url=url))
     with TestClient(create_app(container), base_url="http://127.0.0.1:8000") as client:
