@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from healthmon.application.use_cases.recording import RecordProbeResults
 from healthmon.application.use_cases.rollups import RollUpHistory, RollupOutcome
-from healthmon.domain.rollups import DAY, HOUR, Span
+from healthmon.domain.rollups import DAY, HOUR, Rollup, Span
 from tests.factories import settings, succeeded
 from tests.fakes import EPOCH
 from tests.waiting import eventually_sync
@@ -70,3 +70,37 @@ def test_the_job_waits_for_a_writer_still_marking_the_hour(
         [(_, hourly)] = uow.rollups.hourly(None, Span(EPOCH, EPOCH + HOUR))[webserver.id]
         assert uow.rollups.rolled_up_until() is None
     assert hourly.probes == 2
+
+
+@pytest.mark.postgres
+def test_the_job_writing_rollups_never_waits_for_a_writer_waiting_for_it(
+    postgres_session_factory: sessionmaker[Session],
+) -> None:
+    sessions = postgres_session_factory
+    with SqlAlchemyUnitOfWork(sessions) as uow:
+        webserver = uow.webservers.add(settings(1), EPOCH)
+        uow.rollups.mark_hours([EPOCH])
+        uow.commit()
+    job = SqlAlchemyUnitOfWork(sessions)
+    with job:
+        assert job.rollups.unmark_hour(EPOCH)
+        writer_done = threading.Event()
+
+        def late_writer() -> None:
+            # Holds the webserver's row, as RecordProbeResults does, then waits for the job's mark.
+            with SqlAlchemyUnitOfWork(sessions) as uow:
+                uow.webservers.get_many([webserver.id], lock=True)
+                uow.rollups.mark_hours([EPOCH])
+                uow.commit()
+            writer_done.set()
+
+        writer = threading.Thread(target=late_writer, daemon=True)
+        writer.start()
+        eventually_sync(lambda: waiting_for_locks(sessions) > 0, what="the writer waiting for the job's mark")
+        # The job's rollup references the row the writer holds; it must not wait for it.
+        job.rollups.save_hourly(EPOCH, {webserver.id: Rollup(1, 1)})
+        job.commit()
+    writer.join(DEADLINE_SECONDS)
+    assert writer_done.is_set()
+    with SqlAlchemyUnitOfWork(sessions) as uow:
+        assert uow.rollups.rolled_up_until() == EPOCH  # marked again by the writer
