@@ -5,9 +5,10 @@
 
 Fills a scratch database as the API benchmark does (storage_benchmark's generator, moved to end
 now, so that the uptimes and p95 count it; not measured), starts `healthmon serve --no-worker` on
-it, and times, from one keep-alive client after a warm-up, the overview page (GET /, HTML) and its data (GET /ui/data/overview) unfiltered, filtered by health
-and searched by name, and one server's page; beside them, as a baseline, one page of
-GET /webservers?limit=1000. Prints p50/p99 against the goal (the overview under 300 ms).
+it, and times, from one keep-alive client after a warm-up, the overview page (GET /, HTML) and its
+data (GET /ui/data/overview) unfiltered, filtered by health and searched by name, and one server's
+page; beside them, as a baseline, one page of GET /webservers?limit=1000. Prints p50/p99 against
+the goal (the overview under 300 ms).
 """
 
 from __future__ import annotations
