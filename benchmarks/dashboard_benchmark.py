@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, func, update
 
 from healthmon.adapters.sqlalchemy.engine import create_database_engine, database_url
 from healthmon.adapters.sqlalchemy.migrations import upgrade_database
@@ -55,7 +55,8 @@ GOAL_MS = 300.0
 
 def recent_history(engine: Engine, servers: int, requests: int) -> None:
     """Move the generated history so that it ends now: the overview's 24 h and 30 d figures then count it."""
-    shift = datetime.now(UTC) - (HISTORY_START + PROBE_INTERVAL * (requests // servers))
+    seconds = (datetime.now(UTC) - (HISTORY_START + PROBE_INTERVAL * (requests // servers))).total_seconds()
+    shift = func.make_interval(0, 0, 0, 0, 0, 0, int(seconds))
     with engine.begin() as connection:
         connection.execute(update(requests_table).values(started_at=requests_table.c.started_at + shift))
         connection.execute(
