@@ -207,3 +207,12 @@ def test_overview_figures_are_null_without_probes(client: Client) -> None:
     new_webserver(client)
     [item] = client.get("/ui/data/overview").json()["items"]
     assert (item["uptime_24h"], item["uptime_30d"], item["p95_24h_ms"]) == (None, None, None)
+
+
+def test_pages_answer_head_with_the_headers_of_get(client: Client) -> None:
+    created = new_webserver(client)
+    for path in ("/", f"/ui/webservers/{created['id']}"):
+        response = client.head(path)
+        assert response.status_code == 200, path
+        assert response.content == b""
+        assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
