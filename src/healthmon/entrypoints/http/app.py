@@ -79,8 +79,9 @@ Errors are RFC 9457 problems (application/problem+json) with `type`, `title`, `s
 400 means the request could not be read as the declared types; 422 means a value breaks a rule, and
 `errors` lists every such field. 503 (with Retry-After) means the database is unreachable: nothing
 was changed, retry later. Times are ISO 8601 in UTC. When API keys are configured, every endpoint
-but /healthz, /readyz and this schema needs `Authorization: Bearer <key>` (401 comes before 405);
-read-only keys may only GET. Bodies of POST, PUT and PATCH must be sent as `application/json`
+but /healthz, /readyz, this schema and the badges of public webservers needs `Authorization: Bearer
+<key>` (401 comes before 405); for a GET, the dashboard's sign-in cookie will do; read-only keys
+may only GET. Bodies of POST, PUT and PATCH must be sent as `application/json`
 (415 otherwise). Without API keys, only requests whose Host is a loopback name or address, or one of
 HEALTHMON_ALLOWED_HOSTS, are answered (400 `host-not-allowed` otherwise). Every GET also answers
 HEAD: the same status and headers, no body."""

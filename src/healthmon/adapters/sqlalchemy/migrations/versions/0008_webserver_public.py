@@ -16,11 +16,15 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# SQLite rebuilds the table for these changes; the rebuilt one must keep AUTOINCREMENT (ids never reused).
+_KEEP_AUTOINCREMENT = {"sqlite_autoincrement": True}
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("webservers") as batch:
+    with op.batch_alter_table("webservers", table_kwargs=_KEEP_AUTOINCREMENT) as batch:
         batch.add_column(sa.Column("public", sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("webservers") as batch:
+    with op.batch_alter_table("webservers", table_kwargs=_KEEP_AUTOINCREMENT) as batch:
         batch.drop_column("public")
