@@ -43,7 +43,7 @@ from healthmon.domain.health import ATTENTION_ORDER, HealthState
 from healthmon.domain.ids import ProbeId, WebserverId
 from healthmon.domain.patterns import ascii_lower
 from healthmon.domain.probe import ProbeResult, RecordedProbe
-from healthmon.domain.rollups import DAY, HOUR, Coverage, Rollup, Span, floor_to
+from healthmon.domain.rollups import DAY, HOUR, WEEK, Coverage, Rollup, Span, coverage_of, floor_to
 from healthmon.domain.statistics import StateChange
 from healthmon.domain.webserver import Webserver, WebserverSettings
 
@@ -86,8 +86,14 @@ class InMemoryStore:
         # Rollups per webserver, by the start of their hour or day; the hours and days still to roll up.
         self.hourly: dict[WebserverId, dict[datetime, Rollup]] = {}
         self.daily: dict[WebserverId, dict[datetime, Rollup]] = {}
+        self.weekly: dict[WebserverId, dict[datetime, Rollup]] = {}
         self.dirty_hours: set[datetime] = set()
         self.dirty_days: set[datetime] = set()
+        self.dirty_weeks: set[datetime] = set()
+
+    def rollup_levels(self) -> list[dict[WebserverId, dict[datetime, Rollup]]]:
+        """The hourly, daily and weekly rollups, each by webserver."""
+        return [self.hourly, self.daily, self.weekly]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -143,8 +149,7 @@ class InMemoryWebserverRepository(WebserverRepository):
         del self._store.ids_by_url[webserver.settings.url]
         history = self._store.histories.pop(webserver_id)
         owner = self._store.owners.pop(webserver_id, None)
-        hourly = self._store.hourly.pop(webserver_id, None)
-        daily = self._store.daily.pop(webserver_id, None)
+        rollups = [(level, level.pop(webserver_id, None)) for level in self._store.rollup_levels()]
         self._store.revision += 1
 
         def undo() -> None:
@@ -153,10 +158,9 @@ class InMemoryWebserverRepository(WebserverRepository):
             self._store.histories[webserver_id] = history
             if owner is not None:
                 self._store.owners[webserver_id] = owner
-            if hourly is not None:
-                self._store.hourly[webserver_id] = hourly
-            if daily is not None:
-                self._store.daily[webserver_id] = daily
+            for level, kept in rollups:
+                if kept is not None:
+                    level[webserver_id] = kept
 
         self._undo.append(undo)
         return True
@@ -626,12 +630,21 @@ class InMemoryRollupRepository(RollupRepository):
     def unmark_day(self, day: datetime) -> bool:
         return self._unmark(self._store.dirty_days, day)
 
+    def dirty_weeks(self, ended_by: datetime, limit: int) -> list[datetime]:
+        return sorted(week for week in self._store.dirty_weeks if week + WEEK <= ended_by)[:limit]
+
+    def mark_week(self, week: datetime) -> None:
+        self._mark(self._store.dirty_weeks, week)
+
+    def unmark_week(self, week: datetime) -> bool:
+        return self._unmark(self._store.dirty_weeks, week)
+
     def coverage(self) -> Coverage:
-        hourly_until = self.rolled_up_until()
-        days = [min(self._store.dirty_days)] if self._store.dirty_days else []
-        if hourly_until is not None:
-            days.append(floor_to(hourly_until, DAY))
-        return Coverage(hourly_until=hourly_until, daily_until=min(days) if days else None)
+        return coverage_of(
+            min(self._store.dirty_hours, default=None),
+            min(self._store.dirty_days, default=None),
+            min(self._store.dirty_weeks, default=None),
+        )
 
     def rolled_up_until(self) -> datetime | None:
         return min(self._store.dirty_hours) if self._store.dirty_hours else None
@@ -642,6 +655,9 @@ class InMemoryRollupRepository(RollupRepository):
     def save_daily(self, day: datetime, rollups: Mapping[WebserverId, Rollup]) -> None:
         self._save(self._store.daily, day, rollups)
 
+    def save_weekly(self, week: datetime, rollups: Mapping[WebserverId, Rollup]) -> None:
+        self._save(self._store.weekly, week, rollups)
+
     def hourly(
         self, webserver_ids: Collection[WebserverId] | None, span: Span, *, latency: bool = True
     ) -> dict[WebserverId, RollupPieces]:
@@ -651,6 +667,11 @@ class InMemoryRollupRepository(RollupRepository):
         self, webserver_ids: Collection[WebserverId] | None, span: Span, *, latency: bool = True
     ) -> dict[WebserverId, RollupPieces]:
         return _stored_pieces(self._store.daily, webserver_ids, span, latency=latency)
+
+    def weekly(
+        self, webserver_ids: Collection[WebserverId] | None, span: Span, *, latency: bool = True
+    ) -> dict[WebserverId, RollupPieces]:
+        return _stored_pieces(self._store.weekly, webserver_ids, span, latency=latency)
 
     def raw(
         self, webserver_ids: Collection[WebserverId] | None, span: Span, *, latency: bool = True

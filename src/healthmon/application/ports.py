@@ -241,12 +241,24 @@ class RollupRepository(Protocol):
         """Mark a day whose hourly rollups changed, so its daily rollup is built again."""
         ...
 
+    def dirty_weeks(self, ended_by: datetime, limit: int) -> builtins.list[datetime]:
+        """Up to limit marked weeks (their Monday midnights, UTC) that end by `ended_by`, oldest first."""
+        ...
+
+    def mark_week(self, week: datetime) -> None:
+        """Mark a week whose daily rollups changed, so its weekly rollup is built again."""
+        ...
+
+    def unmark_week(self, week: datetime) -> bool:
+        """Take the mark off a week before rebuilding it; False when it was not marked."""
+        ...
+
     def unmark_day(self, day: datetime) -> bool:
         """Take the mark off a day before rebuilding it; False when it was not marked."""
         ...
 
     def coverage(self) -> Coverage:
-        """How far the hourly and daily rollups are complete."""
+        """How far the hourly, daily and weekly rollups are complete."""
         ...
 
     def rolled_up_until(self) -> datetime | None:
@@ -264,6 +276,10 @@ class RollupRepository(Protocol):
         """Store (or replace) these webservers' rollups of one day."""
         ...
 
+    def save_weekly(self, week: datetime, rollups: Mapping[WebserverId, Rollup]) -> None:
+        """Store (or replace) these webservers' rollups of one week."""
+        ...
+
     def hourly(
         self, webserver_ids: Collection[WebserverId] | None, span: Span, *, latency: bool = True
     ) -> dict[WebserverId, RollupPieces]:
@@ -277,6 +293,12 @@ class RollupRepository(Protocol):
         self, webserver_ids: Collection[WebserverId] | None, span: Span, *, latency: bool = True
     ) -> dict[WebserverId, RollupPieces]:
         """The daily rollups that start in the span, as hourly() does."""
+        ...
+
+    def weekly(
+        self, webserver_ids: Collection[WebserverId] | None, span: Span, *, latency: bool = True
+    ) -> dict[WebserverId, RollupPieces]:
+        """The weekly rollups that start in the span, as hourly() does."""
         ...
 
     def raw(

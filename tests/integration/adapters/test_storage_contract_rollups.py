@@ -10,7 +10,7 @@ from healthmon.application.use_cases.recording import RecordProbeResults
 from healthmon.application.use_cases.rollups import SETTLE, RollUpHistory
 from healthmon.domain.health import HealthState
 from healthmon.domain.latency_sketch import LatencySketch
-from healthmon.domain.rollups import DAY, HOUR, Coverage, Rollup, Span
+from healthmon.domain.rollups import DAY, HOUR, WEEK, Coverage, Rollup, Span, floor_to
 from healthmon.domain.statistics import StateChange
 from healthmon.domain.webserver import WebserverId
 from tests.factories import failed, succeeded
@@ -19,6 +19,7 @@ from tests.integration.adapters.alert_steps import add_event, add_webserver
 from tests.integration.conftest import UowFactory
 
 MINUTE = timedelta(minutes=1)
+MONDAY = floor_to(EPOCH, WEEK)
 
 
 def rollup(probes: int, successes: int, *latencies: float) -> Rollup:
@@ -67,13 +68,15 @@ def test_coverage_of_days_stops_at_a_marked_day_or_the_day_of_a_marked_hour(uow_
         uow.rollups.mark_day(EPOCH + 5 * DAY)
         uow.commit()
     with uow_factory() as uow:
-        assert uow.rollups.coverage() == Coverage(None, EPOCH + 5 * DAY)
+        assert uow.rollups.coverage() == Coverage(None, EPOCH + 5 * DAY, floor_to(EPOCH + 5 * DAY, WEEK))
         assert uow.rollups.dirty_days(ended_by=EPOCH + 6 * DAY, limit=5) == [EPOCH + 5 * DAY]
         assert uow.rollups.dirty_days(ended_by=EPOCH + 6 * DAY - MINUTE, limit=5) == []
         uow.rollups.mark_hours([EPOCH + 2 * DAY + 7 * HOUR])
         uow.commit()
     with uow_factory() as uow:
-        assert uow.rollups.coverage() == Coverage(EPOCH + 2 * DAY + 7 * HOUR, EPOCH + 2 * DAY)
+        assert uow.rollups.coverage() == Coverage(
+            EPOCH + 2 * DAY + 7 * HOUR, EPOCH + 2 * DAY, floor_to(EPOCH + 2 * DAY, WEEK)
+        )
         assert uow.rollups.unmark_day(EPOCH + 5 * DAY) is True
         assert uow.rollups.unmark_day(EPOCH + 5 * DAY) is False
 
@@ -84,12 +87,14 @@ def test_saved_rollups_read_back_equal_with_their_sketches(uow_factory: UowFacto
         uow.rollups.save_hourly(EPOCH, {first.id: rollup(3, 2, 0.0, 12.5, 950.25), second.id: rollup(1, 0)})
         uow.rollups.save_hourly(EPOCH + HOUR, {first.id: rollup(1, 1, 7.0)})
         uow.rollups.save_daily(EPOCH, {first.id: rollup(4, 3, 0.0, 12.5, 950.25, 7.0)})
+        uow.rollups.save_weekly(MONDAY, {second.id: rollup(2, 2, 1.0, 2.0)})
         uow.commit()
     with uow_factory() as uow:
         hourly = uow.rollups.hourly([first.id, second.id], Span(EPOCH, EPOCH + DAY))
         daily = uow.rollups.daily(None, Span(EPOCH, EPOCH + DAY))
         counts_only = uow.rollups.hourly(None, Span(EPOCH, EPOCH + HOUR), latency=False)
         later = uow.rollups.hourly([first.id], Span(EPOCH + HOUR, EPOCH + DAY))
+        weekly = uow.rollups.weekly(None, Span(MONDAY, MONDAY + WEEK))
     assert as_tuples(hourly[first.id]) == as_tuples(
         [(EPOCH, rollup(3, 2, 0.0, 12.5, 950.25)), (EPOCH + HOUR, rollup(1, 1, 7.0))]
     )
@@ -97,6 +102,7 @@ def test_saved_rollups_read_back_equal_with_their_sketches(uow_factory: UowFacto
     assert as_tuples(daily[first.id]) == as_tuples([(EPOCH, rollup(4, 3, 0.0, 12.5, 950.25, 7.0))])
     assert as_tuples(counts_only[first.id]) == [(EPOCH, 3, 2, {}, None)]
     assert list(later) == [first.id]
+    assert as_tuples(weekly[second.id]) == as_tuples([(MONDAY, rollup(2, 2, 1.0, 2.0))])
     assert [start for start, _ in later[first.id]] == [EPOCH + HOUR]
 
 
@@ -207,11 +213,18 @@ def test_the_job_rolls_up_settled_hours_and_then_their_days(uow_factory: UowFact
         assert uow.rollups.rolled_up_until() is None
         assert uow.rollups.daily(None, Span(EPOCH, EPOCH + DAY)) == {}
     outcome = job.run(EPOCH + DAY + SETTLE)
-    assert (outcome.hours, outcome.days, outcome.more) == (0, 1, False)
+    assert (outcome.hours, outcome.days, outcome.weeks, outcome.more) == (0, 1, 0, False)
     with uow_factory() as uow:
         [(day, daily)] = uow.rollups.daily(None, Span(EPOCH, EPOCH + DAY))[webserver.id]
         assert (day, daily.probes, daily.successes, daily.latency.max_ms) == (EPOCH, 6, 6, 15.0)
-        assert uow.rollups.coverage() == Coverage(None, None)
+        # The week of Monday 2025-12-29 waits until it is over.
+        assert uow.rollups.coverage() == Coverage(None, None, MONDAY)
+    outcome = job.run(MONDAY + WEEK + SETTLE)
+    assert (outcome.hours, outcome.days, outcome.weeks) == (0, 0, 1)
+    with uow_factory() as uow:
+        [(week, weekly)] = uow.rollups.weekly(None, Span(MONDAY, MONDAY + WEEK))[webserver.id]
+        assert (week, weekly.probes, weekly.latency.max_ms) == (MONDAY, 6, 15.0)
+        assert uow.rollups.coverage() == Coverage(None, None, None)
 
 
 def test_a_late_probe_marks_its_hour_again_and_is_rolled_up(uow_factory: UowFactory) -> None:
@@ -224,11 +237,13 @@ def test_a_late_probe_marks_its_hour_again_and_is_rolled_up(uow_factory: UowFact
     record.execute([failed(webserver.id, EPOCH + 50 * MINUTE)])
     with uow_factory() as uow:
         assert uow.rollups.rolled_up_until() == EPOCH
-    assert job.run(EPOCH + DAY + 2 * SETTLE).days == 1
+    assert job.run(MONDAY + WEEK + SETTLE).days == 1
     with uow_factory() as uow:
         [(_, hourly)] = uow.rollups.hourly(None, Span(EPOCH, EPOCH + HOUR))[webserver.id]
         [(_, daily)] = uow.rollups.daily(None, Span(EPOCH, EPOCH + DAY))[webserver.id]
+        [(_, weekly)] = uow.rollups.weekly(None, Span(MONDAY, MONDAY + WEEK))[webserver.id]
     assert (hourly.probes, hourly.successes, daily.probes, daily.successes) == (2, 1, 2, 1)
+    assert (weekly.probes, weekly.successes) == (2, 1)
 
 
 def test_a_run_does_at_most_its_share_and_says_more_is_left(uow_factory: UowFactory) -> None:

@@ -26,6 +26,7 @@ TABLES = {
     "deliveries",
     "rollups_hourly",
     "rollups_daily",
+    "rollups_weekly",
     "rollup_marks",
 }
 

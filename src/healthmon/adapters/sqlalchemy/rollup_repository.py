@@ -29,16 +29,18 @@ from healthmon.adapters.sqlalchemy.tables import (
     hourly_rollups_table,
     rollup_marks_table,
     webservers_table,
+    weekly_rollups_table,
 )
 from healthmon.adapters.sqlalchemy.transactions import start_writing
 from healthmon.application.ports import RollupPieces, RollupRepository
 from healthmon.domain.latency_sketch import LatencySketch
-from healthmon.domain.rollups import DAY, HOUR, Coverage, Rollup, Span, floor_to
+from healthmon.domain.rollups import DAY, HOUR, WEEK, Coverage, Rollup, Span, coverage_of
 from healthmon.domain.webserver import WebserverId
 
 _m = rollup_marks_table.c
 _HOUR: Final = "hour"
 _DAY: Final = "day"
+_WEEK: Final = "week"
 _BIG_ENDIAN: Final = sys.byteorder == "big"
 
 
@@ -104,6 +106,15 @@ class SqlAlchemyRollupRepository(RollupRepository):
     def dirty_days(self, ended_by: datetime, limit: int) -> list[datetime]:
         return self._marked(_DAY, ended_by - DAY, limit)
 
+    def dirty_weeks(self, ended_by: datetime, limit: int) -> list[datetime]:
+        return self._marked(_WEEK, ended_by - WEEK, limit)
+
+    def mark_week(self, week: datetime) -> None:
+        self._mark(_WEEK, [week])
+
+    def unmark_week(self, week: datetime) -> bool:
+        return self._unmark(_WEEK, week)
+
     def _marked(self, level: str, latest_start: datetime, limit: int) -> list[datetime]:
         statement = (
             select(_m.start)
@@ -128,11 +139,7 @@ class SqlAlchemyRollupRepository(RollupRepository):
 
     def coverage(self) -> Coverage:
         earliest = self._earliest_marks()
-        hourly_until = earliest.get(_HOUR)
-        days = [day for day in (earliest.get(_DAY),) if day is not None]
-        if hourly_until is not None:
-            days.append(floor_to(hourly_until, DAY))
-        return Coverage(hourly_until=hourly_until, daily_until=min(days) if days else None)
+        return coverage_of(earliest.get(_HOUR), earliest.get(_DAY), earliest.get(_WEEK))
 
     def rolled_up_until(self) -> datetime | None:
         return self._earliest_marks().get(_HOUR)
@@ -149,6 +156,9 @@ class SqlAlchemyRollupRepository(RollupRepository):
 
     def save_daily(self, day: datetime, rollups: Mapping[WebserverId, Rollup]) -> None:
         self._save(daily_rollups_table, day, rollups)
+
+    def save_weekly(self, week: datetime, rollups: Mapping[WebserverId, Rollup]) -> None:
+        self._save(weekly_rollups_table, week, rollups)
 
     def _save(self, table: Table, start: datetime, rollups: Mapping[WebserverId, Rollup]) -> None:
         if not rollups:
@@ -175,6 +185,11 @@ class SqlAlchemyRollupRepository(RollupRepository):
     ) -> dict[WebserverId, RollupPieces]:
         return self._read(daily_rollups_table, webserver_ids, span, latency=latency)
 
+    def weekly(
+        self, webserver_ids: Collection[WebserverId] | None, span: Span, *, latency: bool = True
+    ) -> dict[WebserverId, RollupPieces]:
+        return self._read(weekly_rollups_table, webserver_ids, span, latency=latency)
+
     def _read(
         self, table: Table, webserver_ids: Collection[WebserverId] | None, span: Span, *, latency: bool
     ) -> dict[WebserverId, RollupPieces]:
@@ -194,10 +209,8 @@ class SqlAlchemyRollupRepository(RollupRepository):
             with translated_errors():
                 rows = self._session.execute(statement).all()
             for row in rows:
-                rollup = Rollup(probes=row[2], successes=row[3])
-                if latency:
-                    rollup.latency.absorb_counts(decode_buckets(row[5]), row[4])
-                found.setdefault(WebserverId(row[0]), []).append((row[1], rollup))
+                sketch = LatencySketch(decode_buckets(row[5]), row[4]) if latency else LatencySketch()
+                found.setdefault(WebserverId(row[0]), []).append((row[1], Rollup(row[2], row[3], sketch)))
         return found
 
     def raw(

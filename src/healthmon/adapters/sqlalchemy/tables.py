@@ -218,11 +218,18 @@ class DailyRollupRow(_RollupColumns, Base):
     __table_args__ = (CheckConstraint("successes <= probes", name="successes_within_probes"),)
 
 
+class WeeklyRollupRow(_RollupColumns, Base):
+    """One webserver's probes over one week (Monday to Monday, UTC); deleted with its webserver."""
+
+    __tablename__ = "rollups_weekly"
+    __table_args__ = (CheckConstraint("successes <= probes", name="successes_within_probes"),)
+
+
 class RollupMarkRow(Base):
-    """An hour with probes not rolled up yet, or a day whose daily rollups must be rebuilt."""
+    """An hour with probes not rolled up yet, or a day or week whose rollups must be rebuilt."""
 
     __tablename__ = "rollup_marks"
-    __table_args__ = (CheckConstraint("level IN ('hour', 'day')", name="rollup_level"),)
+    __table_args__ = (CheckConstraint("level IN ('hour', 'day', 'week')", name="rollup_level"),)
 
     level: Mapped[str] = mapped_column(String(8), primary_key=True)
     start: Mapped[datetime] = mapped_column(primary_key=True)
@@ -369,6 +376,7 @@ channels_table = _table_of(ChannelRow)
 deliveries_table = _table_of(DeliveryRow)
 hourly_rollups_table = _table_of(HourlyRollupRow)
 daily_rollups_table = _table_of(DailyRollupRow)
+weekly_rollups_table = _table_of(WeeklyRollupRow)
 rollup_marks_table = _table_of(RollupMarkRow)
 
 __all__ = [
@@ -384,6 +392,7 @@ __all__ = [
     "RollupMarkRow",
     "UtcDateTime",
     "WebserverRow",
+    "WeeklyRollupRow",
     "WorkerRow",
     "channels_table",
     "daily_rollups_table",
@@ -393,5 +402,6 @@ __all__ = [
     "requests_table",
     "rollup_marks_table",
     "webservers_table",
+    "weekly_rollups_table",
     "workers_table",
 ]

@@ -21,9 +21,15 @@ def read_pieces(
     *,
     latency: bool = True,
 ) -> dict[WebserverId, RollupPieces]:
-    """Every rollup piece the plan names, per webserver: daily, hourly, then raw."""
+    """Every rollup piece the plan names, per webserver: weekly, daily, hourly, then raw."""
     pieces: dict[WebserverId, RollupPieces] = defaultdict(list)
-    for read, spans in ((rollups.daily, plan.daily), (rollups.hourly, plan.hourly), (rollups.raw, plan.raw)):
+    reads = (
+        (rollups.weekly, plan.weekly),
+        (rollups.daily, plan.daily),
+        (rollups.hourly, plan.hourly),
+        (rollups.raw, plan.raw),
+    )
+    for read, spans in reads:
         for span in spans:
             for webserver_id, found in read(webserver_ids, span, latency=latency).items():
                 pieces[webserver_id].extend(found)

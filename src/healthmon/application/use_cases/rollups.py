@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from healthmon.application.ports import UnitOfWork
-from healthmon.domain.rollups import DAY, HOUR, Rollup, Span, floor_to
+from healthmon.domain.rollups import DAY, HOUR, WEEK, Rollup, Span, floor_to
 from healthmon.domain.webserver import WebserverId
 
 logger = logging.getLogger(__name__)
@@ -23,10 +23,17 @@ MAX_PER_RUN: Final = 500
 
 @dataclass(frozen=True, slots=True)
 class RollupOutcome:
-    """What one run did: hours and days rolled up, and whether marked ones were left for the next run."""
+    """What one run did: hours, days and weeks rolled up, and whether marked ones were left for later."""
 
     hours: int
     days: int
+    more: bool
+    weeks: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Weeks:
+    weeks: int
     more: bool
 
 
@@ -38,7 +45,8 @@ class RollUpHistory:
     - Each hour is one transaction: its mark is taken off first, which waits for writers still
       marking it, so the raw rows read afterwards include every probe whose mark was taken off.
     - A day is rebuilt from its 24 hourly rollups once it ended SETTLE ago and none of its hours
-      is still marked; rolling up an hour marks its day.
+      is still marked; rolling up an hour marks its day. A week (Monday to Monday, UTC) is rebuilt
+      from its 7 daily rollups likewise; rebuilding a day marks its week.
     - Run it on one worker at a time (the job runner's lease); a run that dies loses nothing:
       marks are taken off only in the transaction that writes the rollups.
     """
@@ -65,11 +73,32 @@ class RollUpHistory:
                 break
             self._rebuild_day(day)
             rebuilt += 1
-        more = len(hours) > self._max_per_run or len(days) > rebuilt
+        weeks = self._rebuild_weeks(settled)
+        more = len(hours) > self._max_per_run or len(days) > rebuilt or weeks.more
         rolled = min(len(hours), self._max_per_run)
-        if rolled or rebuilt:
-            logger.info("rolled up %d hours and %d days%s", rolled, rebuilt, " (more to do)" if more else "")
-        return RollupOutcome(hours=rolled, days=rebuilt, more=more)
+        if rolled or rebuilt or weeks.weeks:
+            logger.info(
+                "rolled up %d hours, %d days and %d weeks%s",
+                rolled,
+                rebuilt,
+                weeks.weeks,
+                " (more to do)" if more else "",
+            )
+        return RollupOutcome(hours=rolled, days=rebuilt, weeks=weeks.weeks, more=more)
+
+    def _rebuild_weeks(self, settled: datetime) -> _Weeks:
+        with self._uow as uow:
+            weeks = uow.rollups.dirty_weeks(ended_by=settled, limit=self._max_per_run + 1)
+            coverage = uow.rollups.coverage()
+        # A week with a day (or an hour) still marked waits for it.
+        complete_until = coverage.daily_until
+        rebuilt = 0
+        for week in weeks[: self._max_per_run]:
+            if complete_until is not None and complete_until < week + WEEK:
+                break
+            self._rebuild(week, WEEK)
+            rebuilt += 1
+        return _Weeks(rebuilt, len(weeks) > rebuilt)
 
     def _roll_up_hour(self, hour: datetime) -> None:
         with self._uow as uow:
@@ -87,14 +116,26 @@ class RollUpHistory:
             uow.commit()
 
     def _rebuild_day(self, day: datetime) -> None:
+        self._rebuild(day, DAY)
+
+    def _rebuild(self, start: datetime, step: timedelta) -> None:
+        # A day from its hours, a week from its days; a rebuilt day marks its week.
         with self._uow as uow:
-            if not uow.rollups.unmark_day(day):
+            rollups = uow.rollups
+            unmark, read, save = (
+                (rollups.unmark_day, rollups.hourly, rollups.save_daily)
+                if step == DAY
+                else (rollups.unmark_week, rollups.daily, rollups.save_weekly)
+            )
+            if not unmark(start):
                 return
             totals: dict[WebserverId, Rollup] = defaultdict(Rollup)
-            for webserver_id, pieces in uow.rollups.hourly(None, Span(day, day + DAY)).items():
+            for webserver_id, pieces in read(None, Span(start, start + step)).items():
                 for _, piece in pieces:
                     totals[webserver_id].absorb(piece)
-            uow.rollups.save_daily(day, totals)
+            save(start, totals)
+            if step == DAY:
+                rollups.mark_week(floor_to(start, WEEK))
             uow.commit()
 
 

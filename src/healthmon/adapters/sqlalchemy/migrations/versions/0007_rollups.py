@@ -1,4 +1,4 @@
-"""Rollups: hourly and daily per-webserver rollups, and the marks of what is still to roll up.
+"""Rollups: hourly, daily and weekly per-webserver rollups, and the marks of what is still to roll up.
 
 Every hour that already holds probes is marked, so the rollup job rolls the existing history up.
 
@@ -17,7 +17,7 @@ down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_ROLLUP_TABLES = ("rollups_hourly", "rollups_daily")
+_ROLLUP_TABLES = ("rollups_hourly", "rollups_daily", "rollups_weekly")
 # The start of each probe's UTC hour, spelled as each database stores instants (SQLite: naive
 # UTC text in SQLAlchemy's format, so that marks compare equal to the ones the service writes).
 _HOUR_OF_PROBE = {
@@ -49,7 +49,7 @@ def upgrade() -> None:
         "rollup_marks",
         sa.Column("level", sa.String(length=8), nullable=False),
         sa.Column("start", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("level IN ('hour', 'day')", name=op.f("ck_rollup_marks_rollup_level")),
+        sa.CheckConstraint("level IN ('hour', 'day', 'week')", name=op.f("ck_rollup_marks_rollup_level")),
         sa.PrimaryKeyConstraint("level", "start", name=op.f("pk_rollup_marks")),
     )
     hour = _HOUR_OF_PROBE[op.get_bind().dialect.name]
