@@ -11,9 +11,11 @@ from playwright.sync_api import Browser
 from tests.integration.browser.chromium import chromium, chromium_missing
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in this thread
+# until it stops, and every asyncio test collected after this package would fail to start its own.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
-    """One Chromium for the session's browser tests."""
+    """One Chromium for this package's browser tests, stopped when they are done."""
     reason = chromium_missing()
     if reason is not None:
         if os.environ.get("HEALTHMON_REQUIRE_POSTGRES") == "1" or os.environ.get("CI"):
