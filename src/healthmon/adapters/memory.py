@@ -36,8 +36,8 @@ from healthmon.domain.deliveries import Delivery, DeliveryId, DeliveryStatus
 from healthmon.domain.errors import WebserverAlreadyRegistered
 from healthmon.domain.events import EventId, EventType, HealthChanged, RecordedEvent, new_event_id
 from healthmon.domain.health import HealthState
-from healthmon.domain.ids import ProbeId, WebserverId
-from healthmon.domain.probe import ProbeResult, RecordedProbe
+from healthmon.domain.ids import WebserverId
+from healthmon.domain.probe import ProbeResult, RecordedProbe, probe_id_of
 from healthmon.domain.webserver import Webserver, WebserverSettings
 
 Undo = Callable[[], object]
@@ -64,7 +64,6 @@ class InMemoryStore:
         self.webserver_ids = itertools.count(1)
         # Bumped by every add, remove or settings change; a rolled-back bump only costs a reload.
         self.revision = 0
-        self.probe_ids = itertools.count(1)
         self.workers: dict[str, WorkerInfo] = {}
         self.owners: dict[WebserverId, str] = {}
         # Events in sequence order; like a database sequence, a rolled-back event leaves a gap.
@@ -198,7 +197,9 @@ class InMemoryProbeResultRepository(ProbeResultRepository):
             history = self._store.histories.get(result.webserver_id)
             if history is None:
                 continue
-            probe = RecordedProbe(id=ProbeId(next(self._store.probe_ids)), result=result)
+            # Latency kept to the microsecond, as the SQL store keeps it.
+            kept = dataclasses.replace(result, latency_ms=round(result.latency_ms, 3))
+            probe = RecordedProbe(id=probe_id_of(result.started_at), result=kept)
             bisect.insort(history, probe, key=_position)
             self._undo.append(functools.partial(history.remove, probe))
 

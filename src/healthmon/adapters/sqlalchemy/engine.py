@@ -154,6 +154,9 @@ def _sqlite_engine(url: URL, *, pool_size: int, foreign_keys: bool) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
+            # Takes effect only on a database without tables yet (upgrade_database converts an older
+            # one): freed pages are then returned by PRAGMA incremental_vacuum, which retention runs.
+            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
             cursor.execute("PRAGMA journal_mode=WAL")
             # Off only while migrations rebuild tables: dropping a parent would cascade.
             cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")

@@ -1,13 +1,21 @@
-"""Probe results in the `requests` table: a worker's batch in one statement, history pages by index range."""
+"""Probe results in the `requests` table: a worker's batch in one statement, history pages newest first.
+
+A history page is read as a few time windows, newest first, each one query that stops at the
+page's size. SQLite has one window, the whole range, read in order from its index on
+(webserver_id, started_at). PostgreSQL's index holds webserver_id alone (see tables.py), so a
+window reads that server's rows in the partitions it spans and sorts them: the first window is
+the newest day, and each next one spans twice as many days, down to the oldest partition. A page
+of the last probes reads one day of one server; a page deep in a sparse history a few windows.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from healthmon.adapters.sqlalchemy.converters import (
@@ -17,12 +25,13 @@ from healthmon.adapters.sqlalchemy.converters import (
     to_recorded_probe,
 )
 from healthmon.adapters.sqlalchemy.errors import translated_errors
+from healthmon.adapters.sqlalchemy.partitions import ONE_DAY, partition_days, start_of
 from healthmon.adapters.sqlalchemy.postgres_arrays import as_arrays, unnested
 from healthmon.adapters.sqlalchemy.tables import requests_table, webservers_table
 from healthmon.adapters.sqlalchemy.transactions import start_writing
 from healthmon.application.ports import HistoryCursor, ProbeResultRepository
 from healthmon.domain.ids import WebserverId
-from healthmon.domain.probe import ProbeResult, RecordedProbe
+from healthmon.domain.probe import ProbeResult, RecordedProbe, probe_id_of
 
 logger = logging.getLogger(__name__)
 
@@ -30,11 +39,25 @@ _w = webservers_table.c
 _r = requests_table.c
 
 
+# The smallest step of a timestamp: the last instant before `end` is end - _TICK.
+_TICK = timedelta(microseconds=1)
+_LATEST = datetime.max.replace(tzinfo=UTC)
+# Below this the day before cannot be computed; a window ending there is read whole.
+_EARLIEST_CUT = datetime.min.replace(tzinfo=UTC) + ONE_DAY
+
+# A time window [start, end) of a history; None is unbounded on that side.
+Window = tuple[datetime | None, datetime | None]
+
+
 class ProbeResultStatements(Protocol):
-    """What one dialect does its own way: insert a batch, keeping only rows whose webserver exists."""
+    """What one dialect does its own way: insert a batch (only rows whose webserver exists), cut a range."""
 
     def add_rows(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:
         """Insert these rows of REQUEST_INSERT_COLUMNS, in order, but those of missing webservers."""
+        ...
+
+    def windows(self, session: Session, start: datetime | None, end: datetime | None) -> Iterator[Window]:
+        """Windows that tile [start, end) with no gap or overlap, newest first."""
         ...
 
 
@@ -50,6 +73,9 @@ class SqliteProbeResultStatements(ProbeResultStatements):
         if kept:
             # One executemany, which SQLAlchemy sends as multi-row INSERTs ("insertmanyvalues").
             session.execute(insert(requests_table), kept)
+
+    def windows(self, session: Session, start: datetime | None, end: datetime | None) -> Iterator[Window]:
+        yield start, end
 
 
 _incoming = unnested(REQUEST_INSERT_COLUMNS, "incoming")
@@ -71,6 +97,30 @@ class PostgresProbeResultStatements(ProbeResultStatements):
 
     def add_rows(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:
         session.execute(self._ADD_MANY, as_arrays(rows))
+
+    def windows(self, session: Session, start: datetime | None, end: datetime | None) -> Iterator[Window]:
+        if end is not None and end <= _EARLIEST_CUT:
+            yield start, end
+            return
+        # The newest day first: from the start of the day holding `end` (today when unbounded).
+        cut = start_of((end - _TICK if end is not None else datetime.now(UTC)).date())
+        if start is not None and cut <= start:
+            yield start, end
+            return
+        yield cut, end
+        # Only a page that is not full after the newest day asks where the partitions begin.
+        days = partition_days(session)
+        oldest = start_of(days[0]) if days else cut
+        span = ONE_DAY
+        while cut > oldest and (start is None or cut > start):
+            lower = oldest if cut - oldest <= span else cut - span
+            if start is not None and lower <= start:
+                break
+            yield lower, cut
+            cut, span = lower, span * 2
+        # What is left below: the oldest partitions' days not yet read, then only the default partition.
+        if start is None or start < cut:
+            yield start, cut
 
 
 def _webserver_of(result: ProbeResult) -> WebserverId:
@@ -104,26 +154,35 @@ class SqlAlchemyProbeResultRepository(ProbeResultRepository):
         until: datetime | None = None,
         limit: int,
     ) -> list[RecordedProbe]:
-        # Matches ix_requests_webserver_id_started_at_id exactly, so a page reads `limit` index entries.
-        statement = (
-            select(*REQUEST_COLUMNS)
-            .where(_r.webserver_id == webserver_id)
-            .order_by(_r.started_at.desc(), _r.id.desc())
-            .limit(limit)
-        )
+        # Older than the cursor's probe. A cursor's id adds nothing to its start but for a cursor
+        # made up by hand (ids derive from starts): an id above its start's includes that start.
+        upper = until
         if before is not None:
-            # (started_at, id) < cursor, spelled so both databases use the index range.
-            statement = statement.where(
-                _r.started_at <= before.started_at,
-                or_(_r.started_at < before.started_at, _r.id < before.probe_id),
-            )
-        if since is not None:
-            statement = statement.where(_r.started_at >= since)
-        if until is not None:
-            statement = statement.where(_r.started_at < until)
+            inclusive = before.probe_id > probe_id_of(before.started_at)
+            if not inclusive:
+                upper = before.started_at if upper is None else min(upper, before.started_at)
+            elif before.started_at < _LATEST:
+                bound = before.started_at + _TICK
+                upper = bound if upper is None else min(upper, bound)
+        if since is not None and upper is not None and since >= upper:
+            return []
+        probes: list[RecordedProbe] = []
         with translated_errors():
-            rows = self._session.execute(statement).all()
-        return [to_recorded_probe(row) for row in rows]
+            for start, end in self._statements.windows(self._session, since, upper):
+                statement = (
+                    select(*REQUEST_COLUMNS)
+                    .where(_r.webserver_id == webserver_id)
+                    .order_by(_r.started_at.desc())
+                    .limit(limit - len(probes))
+                )
+                if start is not None:
+                    statement = statement.where(_r.started_at >= start)
+                if end is not None:
+                    statement = statement.where(_r.started_at < end)
+                probes.extend(to_recorded_probe(row) for row in self._session.execute(statement))
+                if len(probes) >= limit:
+                    break
+        return probes
 
 
 __all__ = [

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from alembic import command
 from alembic.config import Config
@@ -28,9 +28,27 @@ from healthmon.adapters.sqlalchemy.engine import (
     masked_url,
 )
 from healthmon.adapters.sqlalchemy.errors import translated_errors
+from healthmon.adapters.sqlalchemy.partitions import PARTITION_NAME
 from healthmon.application.errors import StorageRejected
 
 MIGRATIONS_DIRECTORY: Final = Path(__file__).resolve().parent
+
+
+def compared_with(dialect_name: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
+    """Alembic's include_object for a database of this dialect: what tables.py describes there.
+
+    Left out: the daily partitions of `requests` (partitions.py makes them as time goes by, not
+    the schema), and indexes tables.py creates on the other dialect only (tables.only_on).
+    """
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        if type_ == "table" and reflected and name is not None and PARTITION_NAME.fullmatch(name):
+            return False
+        if type_ == "index" and not reflected:
+            return obj.info.get("dialect", dialect_name) == dialect_name  # type: ignore[no-any-return]
+        return True
+
+    return include
 
 
 def migration_engine(url: str | URL) -> Engine:
@@ -107,6 +125,7 @@ def prepare_database(url: str | URL) -> None:
 __all__ = [
     "MIGRATIONS_DIRECTORY",
     "alembic_config",
+    "compared_with",
     "migration_engine",
     "prepare_database",
     "upgrade_database",
