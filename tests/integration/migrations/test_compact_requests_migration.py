@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -11,7 +14,12 @@ from sqlalchemy import Connection, text
 from sqlalchemy.engine import URL
 
 from healthmon.adapters.sqlalchemy.engine import WRITE_INTENT, create_database_engine, create_session_factory
-from healthmon.adapters.sqlalchemy.migrations import alembic_config, migration_engine
+from healthmon.adapters.sqlalchemy.migrations import (
+    SQLITE_INCREMENTAL_VACUUM,
+    alembic_config,
+    migration_engine,
+    upgrade_database,
+)
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from healthmon.domain.ids import WebserverId
 from healthmon.domain.probe import ErrorKind, ProbeResult
@@ -55,8 +63,9 @@ def _populate(connection: Connection) -> None:
     for number in (1, 2):
         connection.execute(
             text(
-                "INSERT INTO webservers (id, name, url, interval_seconds, timeout_seconds, healthy_threshold, "
-                "unhealthy_threshold, follow_redirects, verify_tls, created_at, updated_at) VALUES "
+                "INSERT INTO webservers (id, name, url, interval_seconds, timeout_seconds, "
+                "healthy_threshold, unhealthy_threshold, follow_redirects, verify_tls, created_at, "
+                "updated_at) VALUES "
                 "(:id, :name, :url, 60, 10, 5, 3, true, true, :at, :at)"
             ),
             {"id": number, "name": f"s{number}", "url": f"http://s{number}.test/", "at": START},
@@ -131,3 +140,13 @@ def test_every_probe_is_carried_into_the_compact_table_and_back(url: str | URL) 
             assert _old_rows(connection) == before
     finally:
         engine.dispose()
+
+
+def test_an_older_sqlite_database_is_turned_to_incremental_vacuum(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with contextlib.closing(sqlite3.connect(path)) as old:
+        old.execute("CREATE TABLE before_healthmon (x INTEGER)")
+        assert old.execute("PRAGMA auto_vacuum").fetchone()[0] == 0
+    upgrade_database(f"sqlite:///{path}")
+    with contextlib.closing(sqlite3.connect(path)) as upgraded:
+        assert upgraded.execute("PRAGMA auto_vacuum").fetchone()[0] == SQLITE_INCREMENTAL_VACUUM

@@ -17,7 +17,7 @@ from healthmon.adapters.sqlalchemy.migrations import alembic_config, compared_wi
 from healthmon.adapters.sqlalchemy.tables import Base
 from tests.integration.conftest import scratch_database
 
-TABLES = {"webservers", "requests", "workers", "events", "channels", "deliveries"}
+TABLES = {"webservers", "requests", "workers", "events", "channels", "deliveries", "jobs"}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

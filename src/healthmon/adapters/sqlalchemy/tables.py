@@ -154,6 +154,19 @@ class WorkerRow(Base):
     lag_p99_ms: Mapped[float] = mapped_column(Float)
 
 
+class JobRow(Base):
+    """One periodic job: who holds its lease until when (the store's clock), and its last run."""
+
+    __tablename__ = "jobs"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # A worker id, as in webservers.lease_owner; no foreign key, a dead worker's lease just expires.
+    holder: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
+    last_started_at: Mapped[datetime | None]
+    last_finished_at: Mapped[datetime | None]
+
+
 # The history table (the issue calls probes requests): compact, with no surrogate key. A server's
 # probes have strictly increasing start times (RecordProbeResults drops any result not later than
 # the last), so (webserver_id, started_at) names a probe; the domain's probe id is derived from it.
@@ -342,6 +355,7 @@ workers_table = _table_of(WorkerRow)
 events_table = _table_of(EventRow)
 channels_table = _table_of(ChannelRow)
 deliveries_table = _table_of(DeliveryRow)
+jobs_table = _table_of(JobRow)
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -350,12 +364,14 @@ __all__ = [
     "ChannelRow",
     "DeliveryRow",
     "EventRow",
+    "JobRow",
     "UtcDateTime",
     "WebserverRow",
     "WorkerRow",
     "channels_table",
     "deliveries_table",
     "events_table",
+    "jobs_table",
     "only_on",
     "requests_table",
     "webservers_table",

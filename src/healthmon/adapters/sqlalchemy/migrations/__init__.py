@@ -31,6 +31,8 @@ from healthmon.adapters.sqlalchemy.errors import translated_errors
 from healthmon.adapters.sqlalchemy.partitions import PARTITION_NAME
 from healthmon.application.errors import StorageRejected
 
+logger = logging.getLogger(__name__)
+
 MIGRATIONS_DIRECTORY: Final = Path(__file__).resolve().parent
 
 
@@ -81,8 +83,33 @@ def upgrade_database(url: str | URL, revision: str = "head") -> None:
         check_database(engine)
         with translated_errors(), engine.execution_options(**{WRITE_INTENT: True}).begin() as connection:
             command.upgrade(alembic_config(connection), revision)
+        if engine.dialect.name == "sqlite":
+            with translated_errors():
+                _use_incremental_vacuum(engine)
     finally:
         engine.dispose()
+
+
+# PRAGMA auto_vacuum's value for INCREMENTAL.
+SQLITE_INCREMENTAL_VACUUM: Final = 2
+
+
+def _use_incremental_vacuum(engine: Engine) -> None:
+    # Retention gives the pages it frees back with PRAGMA incremental_vacuum, which needs
+    # auto_vacuum=INCREMENTAL. The engine sets it on every connection, but on a database that
+    # already has tables it takes effect only after a VACUUM: done here once, outside any
+    # transaction (VACUUM cannot run in one), on the driver's own connection.
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA auto_vacuum")
+        if cursor.fetchone()[0] != SQLITE_INCREMENTAL_VACUUM:
+            logger.info("converting the SQLite database to incremental vacuum (once; it rewrites the file)")
+            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            cursor.execute("VACUUM")
+        cursor.close()
+    finally:
+        connection.close()
 
 
 @contextlib.contextmanager
@@ -124,6 +151,7 @@ def prepare_database(url: str | URL) -> None:
 
 __all__ = [
     "MIGRATIONS_DIRECTORY",
+    "SQLITE_INCREMENTAL_VACUUM",
     "alembic_config",
     "compared_with",
     "migration_engine",

@@ -1,5 +1,7 @@
 """Compact requests: no surrogate key, integer latency, coded error kinds; daily partitions on PostgreSQL.
 
+Also the `jobs` table: the lease and last run of each periodic job (partitions, retention).
+
 Every stored probe is carried over (and back, on downgrade). On PostgreSQL the new table is
 range-partitioned by UTC day on started_at, with a partition for each day of the existing history
 up to a week ahead and a default one; the periodic job keeps creating them ahead.
@@ -91,6 +93,15 @@ def _create_partitions(first: date, last: date) -> None:
 
 def upgrade() -> None:
     postgres = _is_postgres()
+    op.create_table(
+        "jobs",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("holder", sa.String(length=64), nullable=True),
+        sa.Column("lease_expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_jobs")),
+    )
     op.rename_table("requests", OLD)
     _create_compact_table(postgres)
     if postgres:
@@ -170,3 +181,4 @@ def downgrade() -> None:
         "requests",
         ["webserver_id", sa.column("started_at").desc(), sa.column("id").desc()],
     )
+    op.drop_table("jobs")
