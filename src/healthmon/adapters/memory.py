@@ -13,7 +13,7 @@ import functools
 import itertools
 import threading
 from collections.abc import Callable, Collection, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
@@ -25,7 +25,11 @@ from healthmon.application.ports import (
     DeliveryRepository,
     EventRepository,
     HistoryCursor,
+    HistoryStorage,
+    HistoryUsage,
+    JobLeases,
     ProbeResultRepository,
+    PruneOutcome,
     UnitOfWork,
     WebserverRepository,
     WorkerInfo,
@@ -75,6 +79,16 @@ class InMemoryStore:
         self.deliveries: dict[DeliveryId, Delivery] = {}
         self.delivery_ids = itertools.count(1)
         self.claims: dict[DeliveryId, Claim] = {}
+        self.jobs: dict[str, JobState] = {}
+
+
+@dataclasses.dataclass(slots=True)
+class JobState:
+    """One periodic job's lease and last run, on the store's clock."""
+
+    holder: str | None = None
+    lease_expires_at: datetime | None = None
+    last_finished_at: datetime | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -562,10 +576,73 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._undo.clear()
 
 
+class InMemoryHistoryStorage(HistoryStorage):
+    """The histories of an InMemoryStore as a whole: exact counts, no partitions, no bytes on disk."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+
+    def usage(self) -> HistoryUsage:
+        with self._store.lock:
+            histories = [history for history in self._store.histories.values() if history]
+            oldest = min((history[0].result.started_at for history in histories), default=None)
+            rows = sum(len(history) for history in histories)
+        return HistoryUsage(rows=rows, bytes=0, oldest_started_at=oldest, rows_estimated=False)
+
+    def prepare(self, first: date, through: date) -> int:
+        return 0
+
+    def prune(self, before: datetime) -> PruneOutcome:
+        removed = 0
+        with self._store.lock:
+            for history in self._store.histories.values():
+                expired = bisect.bisect_left(history, before, key=_started_at)
+                del history[:expired]
+                removed += expired
+        return PruneOutcome(rows=removed)
+
+
+class InMemoryJobLeases(JobLeases):
+    """Job leases in the store, dated by its clock."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+
+    def take(self, job: str, holder: str, *, period: timedelta, lease: timedelta) -> bool:
+        now = self._store.clock.now()
+        with self._store.lock:
+            state = self._store.jobs.setdefault(job, JobState())
+            free = state.holder in (None, holder) or (
+                state.lease_expires_at is not None and state.lease_expires_at <= now
+            )
+            due = state.last_finished_at is None or state.last_finished_at <= now - period
+            if not (free and due):
+                return False
+            state.holder, state.lease_expires_at = holder, now + lease
+            return True
+
+    def renew(self, job: str, holder: str, lease: timedelta) -> bool:
+        with self._store.lock:
+            state = self._store.jobs.get(job)
+            if state is None or state.holder != holder:
+                return False
+            state.lease_expires_at = self._store.clock.now() + lease
+            return True
+
+    def finish(self, job: str, holder: str) -> None:
+        with self._store.lock:
+            state = self._store.jobs.get(job)
+            if state is not None and state.holder == holder:
+                state.holder, state.lease_expires_at = None, None
+                state.last_finished_at = self._store.clock.now()
+
+
 __all__ = [
     "InMemoryChannelRepository",
     "InMemoryDeliveryRepository",
     "InMemoryEventRepository",
+    "InMemoryHistoryStorage",
+    "InMemoryJobLeases",
     "InMemoryProbeResultRepository",
     "InMemoryStore",
     "InMemoryUnitOfWork",
