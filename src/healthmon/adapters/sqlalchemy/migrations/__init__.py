@@ -103,7 +103,7 @@ def _use_incremental_vacuum(engine: Engine) -> None:
     try:
         cursor = connection.cursor()
         cursor.execute("PRAGMA auto_vacuum")
-        if cursor.fetchone()[0] != SQLITE_INCREMENTAL_VACUUM:
+        if cursor.fetchone() != (SQLITE_INCREMENTAL_VACUUM,):
             logger.info("converting the SQLite database to incremental vacuum (once; it rewrites the file)")
             cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
             cursor.execute("VACUUM")
