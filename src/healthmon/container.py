@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from datetime import timedelta
 
 from aiohttp.abc import AbstractResolver
 from dependency_injector import containers, providers
@@ -12,14 +13,18 @@ from sqlalchemy import Engine
 from healthmon.adapters.aiohttp_prober import AiohttpProber, open_client_session
 from healthmon.adapters.apprise_notifier import AppriseNotifier
 from healthmon.adapters.memory_metrics import InMemoryMetrics
+from healthmon.adapters.no_rollups import NoRollups
 from healthmon.adapters.notifiers import NotifierByKind
 from healthmon.adapters.sqlalchemy.engine import create_database_engine, create_session_factory
+from healthmon.adapters.sqlalchemy.history_storage import history_storage_for
+from healthmon.adapters.sqlalchemy.job_leases import SqlAlchemyJobLeases
 from healthmon.adapters.sqlalchemy.migrations import prepare_database, upgrade_database
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from healthmon.adapters.sqlalchemy.worker_lock import allows_one_worker, sqlite_worker_lock
 from healthmon.adapters.system_clock import SystemClock
 from healthmon.adapters.webhook_notifier import WebhookNotifier, open_delivery_session
 from healthmon.application.delivery_loop import DeliverDueEvents, DeliverySettings
+from healthmon.application.jobs.runner import PeriodicJob, RunPeriodicJobs
 from healthmon.application.monitoring.membership import this_worker
 from healthmon.application.monitoring.monitor import MonitorWebservers
 from healthmon.application.monitoring.settings import MonitorSettings
@@ -37,6 +42,12 @@ from healthmon.application.use_cases.deliveries import ClaimDueDeliveries, Recor
 from healthmon.application.use_cases.events import ListEvents
 from healthmon.application.use_cases.history import ListProbeHistory
 from healthmon.application.use_cases.recording import RecordProbeResults
+from healthmon.application.use_cases.retention import (
+    GetStorageUsage,
+    PrepareHistoryPartitions,
+    PruneHistory,
+    RetentionSettings,
+)
 from healthmon.application.use_cases.webservers import (
     GetWebserver,
     ListWebservers,
@@ -180,6 +191,39 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         settings=delivery_settings,
         worker_id=worker_info.provided.id,
+    )
+
+    # The history as a whole: its size, its partitions, retention. Until a rollup store is
+    # plugged in here no probe is proven to be in a rollup, so retention removes none.
+    history_storage = providers.Singleton(history_storage_for, session_factory)
+    rollups = providers.Singleton(NoRollups)
+    retention_settings = providers.Singleton(
+        RetentionSettings,
+        retention_days=settings.provided.retention_days,
+        rollup_retention_days=settings.provided.rollup_retention_days,
+    )
+    get_storage_usage = providers.Factory(
+        GetStorageUsage, storage=history_storage, settings=retention_settings
+    )
+    prepare_history_partitions = providers.Factory(
+        PrepareHistoryPartitions, storage=history_storage, clock=clock
+    )
+    prune_history = providers.Factory(
+        PruneHistory, storage=history_storage, rollups=rollups, clock=clock, settings=retention_settings
+    )
+
+    # The periodic jobs, one line each: whichever worker holds a job's lease runs it, once a period.
+    periodic_jobs = providers.List(
+        providers.Factory(
+            PeriodicJob, "history-partitions", timedelta(hours=1), prepare_history_partitions.provided.execute
+        ),
+        providers.Factory(
+            PeriodicJob, "history-retention", timedelta(hours=1), prune_history.provided.execute
+        ),
+    )
+    job_leases = providers.Singleton(SqlAlchemyJobLeases, session_factory)
+    run_periodic_jobs = providers.Singleton(
+        RunPeriodicJobs, jobs=periodic_jobs, leases=job_leases, worker_id=worker_info.provided.id
     )
 
 

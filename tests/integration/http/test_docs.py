@@ -17,6 +17,7 @@ OPERATIONS = {
     ("delete", "/webservers/{webserver_id}"),
     ("get", "/webservers/{webserver_id}/requests"),
     ("get", "/workers"),
+    ("get", "/storage"),
     ("get", "/events"),
     ("post", "/channels"),
     ("get", "/channels"),

@@ -100,15 +100,24 @@ class PruneHistory:
         return RetentionOutcome(before=before, probes=pruned, hourly_rollups=hourly)
 
 
+@dataclass(frozen=True, slots=True)
+class StorageReport:
+    """The history's usage now, and how long probes are kept."""
+
+    usage: HistoryUsage
+    retention_days: int
+
+
 class GetStorageUsage:
-    """How much history is stored: rows, bytes, the oldest probe kept."""
+    """Report how much history is stored: rows, bytes, the oldest probe kept, and the retention."""
 
-    def __init__(self, storage: HistoryStorage) -> None:
+    def __init__(self, storage: HistoryStorage, settings: RetentionSettings) -> None:
         self._storage = storage
+        self._settings = settings
 
-    def execute(self) -> HistoryUsage:
-        """The usage now."""
-        return self._storage.usage()
+    def execute(self) -> StorageReport:
+        """The report now."""
+        return StorageReport(self._storage.usage(), self._settings.retention_days)
 
 
 __all__ = [

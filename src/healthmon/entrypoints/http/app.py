@@ -38,6 +38,7 @@ from healthmon.entrypoints.http.head import HeadAnsweringLitestar, allow_header
 from healthmon.entrypoints.http.health_checks import WorkerStatus, healthz, readyz
 from healthmon.entrypoints.http.problems import PROBLEM_DETAILS, http_exception_to_problem
 from healthmon.entrypoints.http.schemas import MAX_BODY_BYTES
+from healthmon.entrypoints.http.storage import get_storage
 from healthmon.entrypoints.http.webservers import WebserverController
 from healthmon.entrypoints.http.workers import list_workers
 
@@ -51,6 +52,7 @@ HTTP_USE_CASES: Final = (
     "list_webservers",
     "list_probe_history",
     "list_workers",
+    "get_storage_usage",
     "list_events",
     "register_channel",
     "list_channels",
@@ -176,7 +178,7 @@ def create_app(
     security: list[SecurityRequirement] | None = [{BEARER: []}] if keys.enabled else None
     api = Router(
         "/",
-        route_handlers=[WebserverController, list_workers, list_events, ChannelController],
+        route_handlers=[WebserverController, list_workers, get_storage, list_events, ChannelController],
         security=security,
     )
     if keys.enabled:
