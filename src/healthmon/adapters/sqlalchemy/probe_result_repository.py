@@ -108,17 +108,19 @@ class PostgresProbeResultStatements(ProbeResultStatements):
             yield start, end
             return
         yield cut, end
-        # Only a page that is not full after the newest day asks where the partitions begin.
-        days = partition_days(session)
-        oldest = start_of(days[0]) if days else cut
-        span = ONE_DAY
-        while cut > oldest and (start is None or cut > start):
-            lower = oldest if cut - oldest <= span else cut - span
-            if start is not None and lower <= start:
-                break
+        # Only a page that is not full after the newest day asks which older days have partitions:
+        # each next window spans twice as many of them (the days between hold no rows but the
+        # default partition's), down to the oldest.
+        lower_bounds = [start_of(day) for day in reversed(partition_days(session)) if start_of(day) < cut]
+        if start is not None:
+            lower_bounds = [bound for bound in lower_bounds if bound > start]
+        taken, span = 0, 1
+        while taken < len(lower_bounds):
+            taken = min(taken + span, len(lower_bounds))
+            lower = lower_bounds[taken - 1]
             yield lower, cut
             cut, span = lower, span * 2
-        # What is left below: the oldest partitions' days not yet read, then only the default partition.
+        # What is left below the oldest partition: only the default partition's rows.
         if start is None or start < cut:
             yield start, cut
 
