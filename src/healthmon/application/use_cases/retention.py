@@ -63,8 +63,8 @@ class PruneHistory:
     - A probe is removed only once it is both older than retention_days and covered by the
       rollups (started before their watermark): statistics never lose a probe to retention.
     - Without a watermark (no rollups yet, or none proven) no probe is removed.
-    - Hourly rollups older than rollup_retention_days are removed; daily rollups and health
-      events are kept (until their webserver is deleted).
+    - Hourly rollups older than rollup_retention_days are removed; daily rollups are kept until
+      their webserver is deleted, health events for good.
     """
 
     def __init__(
