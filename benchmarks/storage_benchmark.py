@@ -1,4 +1,4 @@
-"""Storage benchmark on PostgreSQL: size, reads, ingest and retention, 10,000 webservers, millions of requests.
+"""Storage benchmark on PostgreSQL: size, reads, ingest and retention; 10,000 webservers, 5M requests.
 
     .venv/bin/python benchmarks/storage_benchmark.py [--servers 10000 --requests 5000000] [--keep]
                                                      [--no-gc-freeze] [--no-old-layout]
@@ -53,9 +53,12 @@ from healthmon.domain.ids import WebserverId
 from healthmon.domain.probe import ErrorKind, ProbeResult
 
 DEFAULT_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-# The generated history starts here; each server gets one probe per PROBE_INTERVAL after it. In the
-# afternoon, so that 5M probes of 10,000 servers (8 h 20 min) run into a second day's partition.
-HISTORY_START = datetime(2025, 1, 1, 16, tzinfo=UTC)
+# The generated history starts here; each server gets one probe per PROBE_INTERVAL after it. At 16:00
+# yesterday (UTC), so that 5M probes of 10,000 servers (8 h 20 min) run into today's partition, as a
+# live history does: the last probes are today's, and yesterday's partition is whole for retention.
+HISTORY_START = datetime.combine(datetime.now(UTC).date(), datetime.min.time(), tzinfo=UTC) - timedelta(
+    hours=8
+)
 BYTES_PER_ROW_GOAL = 80
 PROBE_INTERVAL = timedelta(seconds=60)
 GOALS_MS = {"get one": 5.0, "list 10k": 50.0}

@@ -195,6 +195,18 @@ def test_history_pages_tile_across_day_partitions(backend: Backend) -> None:
     ]
 
 
+def test_probes_stored_before_their_day_had_a_partition_stay_in_its_history(backend: Backend) -> None:
+    webserver = add(backend.uow_factory)
+    starts = [MIDNIGHT + HOUR * h for h in range(3)]
+    with backend.uow_factory() as uow:
+        uow.probe_results.add_many([succeeded(webserver.id, start) for start in starts])
+        uow.commit()
+    backend.storage.prepare(FIRST_DAY, FIRST_DAY)
+    assert _all_starts(backend) == starts
+    backend.storage.prune(MIDNIGHT + DAY)
+    assert _all_starts(backend) == []
+
+
 def test_sqlite_gives_pruned_pages_back(request: pytest.FixtureRequest) -> None:
     engine: Engine = request.getfixturevalue("sqlite_engine")
     sessions = create_session_factory(engine)

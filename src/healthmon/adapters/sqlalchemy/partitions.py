@@ -49,14 +49,25 @@ def partition_days(session: Session) -> list[date]:
 
 
 def create_partition(session: Session, day: date) -> None:
-    """Create the partition of this day (it must not exist yet)."""
+    """Create the partition of this day (it must not exist yet), moving in what the default one holds of it.
+
+    The default partition holds a day's probes only when nobody made its partition in time (the
+    periodic job makes them a week ahead); PostgreSQL refuses a new partition whose rows the
+    default one holds, so those rows move into it first, in this transaction.
+    """
     # Names and bounds are formatted from a date, never from input: nothing here can be injected.
-    session.execute(
-        text(
-            f'CREATE TABLE "{partition_name(day)}" PARTITION OF {PARENT} '
-            f"FOR VALUES FROM ('{start_of(day).isoformat()}') TO ('{start_of(day + ONE_DAY).isoformat()}')"
-        )
-    )
+    name, lower, upper = partition_name(day), start_of(day).isoformat(), start_of(day + ONE_DAY).isoformat()
+    bounds = f"FOR VALUES FROM ('{lower}') TO ('{upper}')"
+    in_default = f"FROM {DEFAULT_PARTITION} WHERE started_at >= '{lower}' AND started_at < '{upper}'"
+    strays = session.execute(text(f"SELECT EXISTS (SELECT 1 {in_default})")).scalar_one()
+    if not strays:
+        session.execute(text(f'CREATE TABLE "{name}" PARTITION OF {PARENT} {bounds}'))
+        return
+    session.execute(text(f'CREATE TABLE "{name}" (LIKE {PARENT} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)'))
+    session.execute(text(f'INSERT INTO "{name}" SELECT * {in_default} ORDER BY started_at'))
+    session.execute(text(f"DELETE {in_default}"))
+    # Attaching builds the parent's indexes and foreign key on it.
+    session.execute(text(f'ALTER TABLE {PARENT} ATTACH PARTITION "{name}" {bounds}'))
 
 
 def drop_partition(session: Session, day: date) -> int:
