@@ -148,7 +148,13 @@ class RequestErrorOut(msgspec.Struct, kw_only=True):
 class RequestOut(msgspec.Struct, kw_only=True):
     """One probe of a webserver (one HTTP request healthmon sent)."""
 
-    id: int
+    id: Annotated[
+        int,
+        _documented(
+            "The request's start in microseconds since 1970-01-01T00:00:00Z: unique within its webserver's "
+            "history (a webserver's requests start one after another)."
+        ),
+    ]
     started_at: datetime
     latency_ms: float
     status_code: int | None
