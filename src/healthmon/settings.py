@@ -13,8 +13,10 @@ from typing import Any, Literal
 
 from healthmon.application.monitoring.settings import MonitorSettings
 from healthmon.application.use_cases.retention import RetentionSettings
+from healthmon.domain.certificates import DEFAULT_WARN_DAYS, ExpiryWarnings
 from healthmon.domain.deliveries import DEFAULT_RETRY_SECONDS
 from healthmon.domain.errors import FieldProblem, InvalidField
+from healthmon.domain.outbound import Network, OutboundPolicy, parse_networks
 
 PREFIX = "HEALTHMON_"
 DEFAULT_DATABASE_URL = "sqlite:///healthmon.db"
@@ -22,6 +24,7 @@ DEFAULT_DATABASE_URL = "sqlite:///healthmon.db"
 # names take their defaults from it, and the container hands them over by those names.
 _MONITOR = MonitorSettings()
 _RETENTION = RetentionSettings()
+_POLICY = OutboundPolicy()
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,14 @@ class Settings:
     # Days raw probes are kept (once the rollups hold them), and days hourly rollups are kept.
     retention_days: int = _RETENTION.retention_days
     rollup_retention_days: int = _RETENTION.rollup_retention_days
+    # Where `healthmon worker` serves its own metrics (/metrics, on `host`); None: not served.
+    metrics_port: int | None = None
+    # The outbound network policy of probes and alert deliveries: comma-separated CIDR networks
+    # (setting one replaces its default); the most specific network holding an address decides.
+    outbound_deny: tuple[Network, ...] = _POLICY.deny
+    outbound_allow: tuple[Network, ...] = _POLICY.allow
+    # Days before a TLS certificate expires at which a webserver.certificate_expiring event is sent.
+    cert_warn_days: tuple[int, ...] = DEFAULT_WARN_DAYS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -102,9 +113,15 @@ class Settings:
         ]
         if self.port > 65535:
             problems.append(FieldProblem("HEALTHMON_PORT", "must be at most 65535"))
+        if self.metrics_port is not None and not 1 <= self.metrics_port <= 65535:
+            problems.append(FieldProblem("HEALTHMON_METRICS_PORT", "must be between 1 and 65535"))
         if self.log_format not in ("text", "json"):
             problems.append(FieldProblem("HEALTHMON_LOG_FORMAT", "must be text or json"))
         problems.extend(self._delivery_problems())
+        try:
+            ExpiryWarnings(self.cert_warn_days)
+        except ValueError as exc:
+            problems.append(FieldProblem("HEALTHMON_CERT_WARN_DAYS", str(exc)))
         if problems:
             raise InvalidField(*problems)
 
@@ -125,6 +142,14 @@ class Settings:
                 FieldProblem("HEALTHMON_DELIVERY_RETRY_SECONDS", "must be positive seconds, at least one")
             )
         return problems
+
+
+def _days_list(text: str) -> tuple[int, ...]:
+    days = tuple(_integer(part.strip()) for part in text.split(","))
+    try:
+        return ExpiryWarnings(days).days
+    except ValueError as exc:
+        raise ValueError(f"{exc}, not {text!r}") from None
 
 
 def _seconds_list(text: str) -> tuple[float, ...]:
@@ -257,4 +282,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "delivery_claim_seconds": _number,
     "retention_days": _integer,
     "rollup_retention_days": _integer,
+    "metrics_port": _integer,
+    "outbound_deny": parse_networks,
+    "outbound_allow": parse_networks,
+    "cert_warn_days": _days_list,
 }

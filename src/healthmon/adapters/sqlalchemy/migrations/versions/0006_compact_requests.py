@@ -10,7 +10,7 @@ The values below are frozen copies of those in converters.py and partitions.py, 
 must keep doing what it did when later code changes.
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0009
 Create Date: 2026-12-01 00:00:00+00:00
 """
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0003"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -36,6 +36,7 @@ ERROR_KIND_CODES = {
     "invalid_response": 7,
     "invalid_url": 8,
     "connection_error": 9,
+    "blocked": 10,
 }
 # Partitions created ahead of today, so probes land in a day's partition before the job first runs.
 DAYS_AHEAD = 7
