@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from datetime import timedelta
 
 from aiohttp.abc import AbstractResolver
 from dependency_injector import containers, providers
@@ -15,12 +16,16 @@ from healthmon.adapters.apprise_notifier import AppriseNotifier
 from healthmon.adapters.notifiers import NotifierByKind
 from healthmon.adapters.prometheus_metrics import PrometheusMetrics
 from healthmon.adapters.sqlalchemy.engine import create_database_engine, create_session_factory
+from healthmon.adapters.sqlalchemy.history_storage import history_storage_for
+from healthmon.adapters.sqlalchemy.job_leases import SqlAlchemyJobLeases
 from healthmon.adapters.sqlalchemy.migrations import prepare_database, upgrade_database
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from healthmon.adapters.sqlalchemy.worker_lock import allows_one_worker, sqlite_worker_lock
 from healthmon.adapters.system_clock import SystemClock
 from healthmon.adapters.webhook_notifier import WebhookNotifier, open_delivery_session
 from healthmon.application.delivery_loop import DeliverDueEvents, DeliverySettings
+from healthmon.application.jobs.rollup_jobs import RollUpSettled, StoredRollups
+from healthmon.application.jobs.runner import PeriodicJob, RunPeriodicJobs
 from healthmon.application.monitoring.membership import this_worker
 from healthmon.application.monitoring.metrics import MONITOR_METRICS
 from healthmon.application.monitoring.monitor import MonitorWebservers
@@ -46,6 +51,12 @@ from healthmon.application.use_cases.events import ListEvents
 from healthmon.application.use_cases.fleet import ReadFleet
 from healthmon.application.use_cases.history import ListProbeHistory
 from healthmon.application.use_cases.recording import RecordProbeResults
+from healthmon.application.use_cases.retention import (
+    GetStorageUsage,
+    PrepareHistoryPartitions,
+    PruneHistory,
+    RetentionSettings,
+)
 from healthmon.application.use_cases.rollups import RollUpHistory
 from healthmon.application.use_cases.statistics import GetWebserverStats, ListWebserverStats
 from healthmon.application.use_cases.sync import ExportWebservers, SyncWebservers
@@ -226,6 +237,43 @@ class Container(containers.DeclarativeContainer):
         settings=delivery_settings,
         worker_id=worker_info.provided.id,
         metrics=metrics,
+    )
+
+    # The history as a whole: its size, its partitions, retention (which never removes a probe the
+    # rollups do not hold yet).
+    history_storage = providers.Singleton(history_storage_for, session_factory)
+    rollups = providers.Factory(StoredRollups, uow=uow, clock=clock)
+    roll_up_settled = providers.Factory(RollUpSettled, roll_up=roll_up_history, clock=clock)
+    retention_settings = providers.Singleton(
+        RetentionSettings,
+        retention_days=settings.provided.retention_days,
+        rollup_retention_days=settings.provided.rollup_retention_days,
+    )
+    get_storage_usage = providers.Factory(
+        GetStorageUsage, storage=history_storage, settings=retention_settings
+    )
+    prepare_history_partitions = providers.Factory(
+        PrepareHistoryPartitions, storage=history_storage, clock=clock
+    )
+    prune_history = providers.Factory(
+        PruneHistory, storage=history_storage, rollups=rollups, clock=clock, settings=retention_settings
+    )
+
+    # The periodic jobs, one line each: whichever worker holds a job's lease runs it, once a period.
+    periodic_jobs = providers.List(
+        providers.Factory(
+            PeriodicJob, "history-rollups", timedelta(minutes=1), roll_up_settled.provided.execute
+        ),
+        providers.Factory(
+            PeriodicJob, "history-partitions", timedelta(hours=1), prepare_history_partitions.provided.execute
+        ),
+        providers.Factory(
+            PeriodicJob, "history-retention", timedelta(hours=1), prune_history.provided.execute
+        ),
+    )
+    job_leases = providers.Singleton(SqlAlchemyJobLeases, session_factory)
+    run_periodic_jobs = providers.Singleton(
+        RunPeriodicJobs, jobs=periodic_jobs, leases=job_leases, worker_id=worker_info.provided.id
     )
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from healthmon.application.monitoring.settings import MonitorSettings
+from healthmon.application.use_cases.retention import RetentionSettings
 from healthmon.domain.certificates import DEFAULT_WARN_DAYS, ExpiryWarnings
 from healthmon.domain.deliveries import DEFAULT_RETRY_SECONDS
 from healthmon.domain.errors import FieldProblem, InvalidField
@@ -22,6 +23,7 @@ DEFAULT_DATABASE_URL = "sqlite:///healthmon.db"
 # The monitor's defaults are written once, in MonitorSettings; the fields below that share its
 # names take their defaults from it, and the container hands them over by those names.
 _MONITOR = MonitorSettings()
+_RETENTION = RetentionSettings()
 _POLICY = OutboundPolicy()
 
 
@@ -55,6 +57,9 @@ class Settings:
     delivery_retry_seconds: tuple[float, ...] = DEFAULT_RETRY_SECONDS
     delivery_concurrency: int = 20
     delivery_claim_seconds: float = 60.0
+    # Days raw probes are kept (once the rollups hold them), and days hourly rollups are kept.
+    retention_days: int = _RETENTION.retention_days
+    rollup_retention_days: int = _RETENTION.rollup_retention_days
     # Where `healthmon worker` serves its own metrics (/metrics, on `host`); None: not served.
     metrics_port: int | None = None
     # The outbound network policy of probes and alert deliveries: comma-separated CIDR networks
@@ -101,6 +106,8 @@ class Settings:
                 ("refresh_seconds", 0.01),
                 ("lease_seconds", 0.1),
                 ("shutdown_grace_seconds", 0),
+                ("retention_days", 1),
+                ("rollup_retention_days", 1),
             )
             if getattr(self, name) < low
         ]
@@ -273,6 +280,8 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "delivery_retry_seconds": _seconds_list,
     "delivery_concurrency": _integer,
     "delivery_claim_seconds": _number,
+    "retention_days": _integer,
+    "rollup_retention_days": _integer,
     "metrics_port": _integer,
     "outbound_deny": parse_networks,
     "outbound_allow": parse_networks,

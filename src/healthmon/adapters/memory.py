@@ -15,7 +15,7 @@ import itertools
 import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
@@ -27,7 +27,11 @@ from healthmon.application.ports import (
     DeliveryRepository,
     EventRepository,
     HistoryCursor,
+    HistoryStorage,
+    HistoryUsage,
+    JobLeases,
     ProbeResultRepository,
+    PruneOutcome,
     RollupPieces,
     RollupRepository,
     UnitOfWork,
@@ -48,9 +52,9 @@ from healthmon.domain.events import (
     new_event_id,
 )
 from healthmon.domain.health import ATTENTION_ORDER, HealthState
-from healthmon.domain.ids import ProbeId, WebserverId
+from healthmon.domain.ids import WebserverId
 from healthmon.domain.patterns import ascii_lower
-from healthmon.domain.probe import ProbeResult, RecordedProbe
+from healthmon.domain.probe import ProbeResult, RecordedProbe, probe_id_of
 from healthmon.domain.rollups import DAY, HOUR, WEEK, Coverage, Rollup, Span, coverage_of, floor_to
 from healthmon.domain.statistics import StateChange
 from healthmon.domain.webserver import Webserver, WebserverSettings
@@ -79,7 +83,6 @@ class InMemoryStore:
         self.webserver_ids = itertools.count(1)
         # Bumped by every add, remove or settings change; a rolled-back bump only costs a reload.
         self.revision = 0
-        self.probe_ids = itertools.count(1)
         self.workers: dict[str, WorkerInfo] = {}
         self.owners: dict[WebserverId, str] = {}
         # Events in sequence order; like a database sequence, a rolled-back event leaves a gap.
@@ -98,10 +101,20 @@ class InMemoryStore:
         self.dirty_hours: set[datetime] = set()
         self.dirty_days: set[datetime] = set()
         self.dirty_weeks: set[datetime] = set()
+        self.jobs: dict[str, JobState] = {}
 
     def rollup_levels(self) -> list[dict[WebserverId, dict[datetime, Rollup]]]:
         """The hourly, daily and weekly rollups, each by webserver."""
         return [self.hourly, self.daily, self.weekly]
+
+
+@dataclasses.dataclass(slots=True)
+class JobState:
+    """One periodic job's lease and last run, on the store's clock."""
+
+    holder: str | None = None
+    lease_expires_at: datetime | None = None
+    last_finished_at: datetime | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -293,7 +306,9 @@ class InMemoryProbeResultRepository(ProbeResultRepository):
             if result.tls_expires_at is not None:
                 # History keeps no certificate expiry (TRANSIENT_PROBE_FIELDS), as the SQL store keeps none.
                 result = dataclasses.replace(result, tls_expires_at=None)  # noqa: PLW2901
-            probe = RecordedProbe(id=ProbeId(next(self._store.probe_ids)), result=result)
+            # Latency kept to the microsecond, as the SQL store keeps it.
+            kept = dataclasses.replace(result, latency_ms=round(result.latency_ms, 3))
+            probe = RecordedProbe(id=probe_id_of(result.started_at), result=kept)
             bisect.insort(history, probe, key=_position)
             self._undo.append(functools.partial(history.remove, probe))
 
@@ -319,14 +334,15 @@ class InMemoryProbeResultRepository(ProbeResultRepository):
         return history[start:end][::-1]
 
     def recent_outcomes(
-        self, webserver_ids: Collection[WebserverId], *, limit: int
+        self, webserver_ids: Collection[WebserverId], *, limit: int, since: datetime
     ) -> dict[WebserverId, list[bool]]:
-        histories = self._store.histories
-        return {
-            webserver_id: [probe.result.success for probe in histories[webserver_id][-limit:][::-1]]
-            for webserver_id in webserver_ids
-            if histories.get(webserver_id)
-        }
+        found: dict[WebserverId, list[bool]] = {}
+        for webserver_id in webserver_ids:
+            history = self._store.histories.get(webserver_id, [])
+            start = max(bisect.bisect_left(history, since, key=_started_at), len(history) - limit)
+            if start < len(history):
+                found[webserver_id] = [probe.result.success for probe in history[start:][::-1]]
+        return found
 
 
 class InMemoryWorkerRepository(WorkerRepository):
@@ -862,10 +878,73 @@ class InMemoryUnitOfWork(UnitOfWork):
         self._undo.clear()
 
 
+class InMemoryHistoryStorage(HistoryStorage):
+    """The histories of an InMemoryStore as a whole: exact counts, no partitions, no bytes on disk."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+
+    def usage(self) -> HistoryUsage:
+        with self._store.lock:
+            histories = [history for history in self._store.histories.values() if history]
+            oldest = min((history[0].result.started_at for history in histories), default=None)
+            rows = sum(len(history) for history in histories)
+        return HistoryUsage(rows=rows, bytes=0, oldest_started_at=oldest, rows_estimated=False)
+
+    def prepare(self, first: date, through: date) -> int:
+        return 0
+
+    def prune(self, before: datetime) -> PruneOutcome:
+        removed = 0
+        with self._store.lock:
+            for history in self._store.histories.values():
+                expired = bisect.bisect_left(history, before, key=_started_at)
+                del history[:expired]
+                removed += expired
+        return PruneOutcome(rows=removed)
+
+
+class InMemoryJobLeases(JobLeases):
+    """Job leases in the store, dated by its clock."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+
+    def take(self, job: str, holder: str, *, period: timedelta, lease: timedelta) -> bool:
+        now = self._store.clock.now()
+        with self._store.lock:
+            state = self._store.jobs.setdefault(job, JobState())
+            free = state.holder in (None, holder) or (
+                state.lease_expires_at is not None and state.lease_expires_at <= now
+            )
+            due = state.last_finished_at is None or state.last_finished_at <= now - period
+            if not (free and due):
+                return False
+            state.holder, state.lease_expires_at = holder, now + lease
+            return True
+
+    def renew(self, job: str, holder: str, lease: timedelta) -> bool:
+        with self._store.lock:
+            state = self._store.jobs.get(job)
+            if state is None or state.holder != holder:
+                return False
+            state.lease_expires_at = self._store.clock.now() + lease
+            return True
+
+    def finish(self, job: str, holder: str) -> None:
+        with self._store.lock:
+            state = self._store.jobs.get(job)
+            if state is not None and state.holder == holder:
+                state.holder, state.lease_expires_at = None, None
+                state.last_finished_at = self._store.clock.now()
+
+
 __all__ = [
     "InMemoryChannelRepository",
     "InMemoryDeliveryRepository",
     "InMemoryEventRepository",
+    "InMemoryHistoryStorage",
+    "InMemoryJobLeases",
     "InMemoryProbeResultRepository",
     "InMemoryRollupRepository",
     "InMemoryStore",

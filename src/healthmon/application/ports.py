@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from types import TracebackType
 from typing import Protocol, Self
@@ -165,9 +165,13 @@ class ProbeResultRepository(Protocol):
         ...
 
     def recent_outcomes(
-        self, webserver_ids: Collection[WebserverId], *, limit: int
+        self, webserver_ids: Collection[WebserverId], *, limit: int, since: datetime
     ) -> dict[WebserverId, list[bool]]:
-        """Whether each webserver's newest `limit` probes succeeded, newest first (none: left out)."""
+        """Whether each webserver's newest `limit` probes since `since` succeeded, newest first.
+
+        Bounded below because the history is indexed by webserver alone: a store reads only the
+        days since then.
+        """
         ...
 
 
@@ -500,6 +504,85 @@ class Clock(Protocol):
 
     def now(self) -> datetime:
         """The current time, timezone-aware UTC."""
+        ...
+
+
+# --- the history as a whole, and periodic jobs ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryUsage:
+    """How much history is stored: probe rows, bytes with their indexes, and the oldest probe kept."""
+
+    rows: int
+    bytes: int
+    oldest_started_at: datetime | None
+    # True where the store counts from its statistics (PostgreSQL) rather than row by row.
+    rows_estimated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PruneOutcome:
+    """What one pruning removed: probe rows (estimated where whole partitions went) and partitions."""
+
+    rows: int
+    partitions: int = 0
+
+
+class HistoryStorage(Protocol):
+    """The probe history as a whole: its size, its partitions, and removing what has expired.
+
+    Each method runs its own short transactions; none is called inside a unit of work.
+    """
+
+    def usage(self) -> HistoryUsage:
+        """The size of the history now."""
+        ...
+
+    def prepare(self, first: date, through: date) -> int:
+        """Where the store partitions by day, create the missing partitions of first..through; how many."""
+        ...
+
+    def prune(self, before: datetime) -> PruneOutcome:
+        """Remove probes that started before `before`, never one at or after it.
+
+        Partitioned stores drop only whole days that end by `before` (so some older probes may
+        stay until their day has expired); others delete in small batches, so no writer waits long.
+        """
+        ...
+
+
+class Rollups(Protocol):
+    """The summaries of the raw history (hourly and daily rollups), as retention sees them."""
+
+    def rolled_up_until(self) -> datetime | None:
+        """Every probe that started before this instant is in the rollups; None when none is proven to be."""
+        ...
+
+    def prune_hourly(self, before: datetime) -> int:
+        """Delete the hourly rollups of hours that started before `before`; returns how many."""
+        ...
+
+
+class JobLeases(Protocol):
+    """Who runs each periodic job: one holder at a time, with times on the store's clock.
+
+    Each method is one short transaction of its own.
+    """
+
+    def take(self, job: str, holder: str, *, period: timedelta, lease: timedelta) -> bool:
+        """Take the job's lease for `lease` if it is due (its last run ended `period` ago, or it never ran).
+
+        Refused while another holder's lease is unexpired; concurrent takers never both succeed.
+        """
+        ...
+
+    def renew(self, job: str, holder: str, lease: timedelta) -> bool:
+        """Extend the holder's lease to `lease` from now; False when the holder no longer has it."""
+        ...
+
+    def finish(self, job: str, holder: str) -> None:
+        """Note that the run ended now and let the lease go (a no-op if the holder lost it)."""
         ...
 
 

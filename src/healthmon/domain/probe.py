@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from healthmon.domain.ids import ProbeId, WebserverId
@@ -109,9 +109,21 @@ class ProbeResult:
         )
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def probe_id_of(started_at: datetime) -> ProbeId:
+    """A stored probe's id: its start in microseconds since 1970 (UTC), unique in its webserver's history.
+
+    Unique because a webserver's recorded probes have strictly increasing start times.
+    """
+    return ProbeId((started_at - _EPOCH) // _MICROSECOND)
+
+
 @dataclass(frozen=True, slots=True)
 class RecordedProbe:
-    """A probe result as stored in a webserver's history, with its id."""
+    """A probe result as stored in a webserver's history, with its id (probe_id_of its start)."""
 
     id: ProbeId
     result: ProbeResult
@@ -126,4 +138,5 @@ __all__ = [
     "ProbeResult",
     "RecordedProbe",
     "is_success",
+    "probe_id_of",
 ]

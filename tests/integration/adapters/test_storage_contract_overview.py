@@ -106,7 +106,12 @@ def test_recent_outcomes_are_each_servers_newest_newest_first(uow_factory: UowFa
         uow.probe_results.add_many(results)
         uow.commit()
     with uow_factory() as uow:
-        recent = uow.probe_results.recent_outcomes([busy.id, quiet.id, silent.id], limit=3)
-        assert uow.probe_results.recent_outcomes([], limit=3) == {}
+        recent = uow.probe_results.recent_outcomes([busy.id, quiet.id, silent.id], limit=3, since=EPOCH)
+        assert uow.probe_results.recent_outcomes([], limit=3, since=EPOCH) == {}
+        later = uow.probe_results.recent_outcomes(
+            [busy.id, quiet.id], limit=3, since=EPOCH + timedelta(seconds=4)
+        )
     # The newest three of busy's: the 5th (ok), the 4th (failed), the 3rd (ok).
     assert recent == {busy.id: [True, False, True], quiet.id: [False]}
+    # Only what started since then: busy's 5th; quiet has none.
+    assert later == {busy.id: [True]}

@@ -19,6 +19,7 @@ OPERATIONS = {
     ("post", "/webservers/sync"),
     ("get", "/webservers/export"),
     ("get", "/workers"),
+    ("get", "/storage"),
     ("get", "/metrics"),
     ("get", "/events"),
     ("get", "/webservers/{webserver_id}/stats"),

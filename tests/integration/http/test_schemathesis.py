@@ -19,7 +19,7 @@ from schemathesis import Case
 from schemathesis.checks import CheckFunction
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from healthmon.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from healthmon.adapters.memory import InMemoryHistoryStorage, InMemoryStore, InMemoryUnitOfWork
 from healthmon.container import Container, build_container
 from healthmon.domain.channels import ChannelKind, ChannelSettings
 from healthmon.domain.webserver import WebserverId
@@ -39,6 +39,9 @@ class Storage:
 
     def unit_of_work(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self.store)
+
+    def history_storage(self) -> InMemoryHistoryStorage:
+        return InMemoryHistoryStorage(self.store)
 
     def reseed(self) -> None:
         """Webservers 1 and 2 (the schema's example id is 1), each with a short history; channel 1, a
@@ -65,6 +68,7 @@ def build_app() -> tuple[Litestar, Storage]:
     container = build_container(Settings(database_url="sqlite:///never-opened.db"))
     storage = Storage(container)
     container.uow.override(providers.Factory(storage.unit_of_work))
+    container.history_storage.override(providers.Factory(storage.history_storage))
     # The schema cannot list the URLs apprise has plugins for; a notifier that takes every URL keeps
     # a valid request from being refused for that alone.
     container.apprise_notifier.override(providers.Object(FakeNotifier()))

@@ -21,8 +21,7 @@ from sqlalchemy import Column, Row, Table
 from healthmon.adapters.sqlalchemy.tables import requests_table, webservers_table, workers_table
 from healthmon.application.ports import WorkerInfo
 from healthmon.domain.health import HealthState, HealthStateMachine
-from healthmon.domain.ids import ProbeId
-from healthmon.domain.probe import TRANSIENT_PROBE_FIELDS, ErrorKind, ProbeResult, RecordedProbe
+from healthmon.domain.probe import TRANSIENT_PROBE_FIELDS, ErrorKind, ProbeResult, RecordedProbe, probe_id_of
 from healthmon.domain.webserver import Webserver, WebserverSettings
 
 # A result row of any shape; the column tuples below fix the shapes these converters read.
@@ -181,6 +180,27 @@ def health_save_values(webserver: Webserver) -> dict[str, Any]:
 
 # --- requests (probe results) --------------------------------------------------------------------
 
+# The code each ErrorKind is stored as in requests.error_kind. Stored numbers: never renumber or
+# reuse one (migration 0006 writes the same table); a new kind takes the next number.
+ERROR_KIND_CODES: Final = {
+    ErrorKind.TIMEOUT: 1,
+    ErrorKind.CONNECTION_REFUSED: 2,
+    ErrorKind.CONNECTION_RESET: 3,
+    ErrorKind.DNS: 4,
+    ErrorKind.TLS: 5,
+    ErrorKind.TOO_MANY_REDIRECTS: 6,
+    ErrorKind.INVALID_RESPONSE: 7,
+    ErrorKind.INVALID_URL: 8,
+    ErrorKind.CONNECTION_ERROR: 9,
+    ErrorKind.BLOCKED: 10,
+}
+if set(ERROR_KIND_CODES) != set(ErrorKind) or len(set(ERROR_KIND_CODES.values())) != len(ErrorKind):
+    raise TypeError("every ErrorKind needs a code of its own in ERROR_KIND_CODES")  # pragma: no cover
+_ERROR_KINDS: Final = {code: kind for kind, code in ERROR_KIND_CODES.items()}
+# The latency column's unit, and the most it holds (a 4-byte integer of microseconds).
+MICROSECONDS_PER_MS: Final = 1000
+MAX_LATENCY_US: Final = 2**31 - 1
+
 # ProbeResult's fields, which the two converters below spell out: they run for every result of
 # a batch and every row of a history page, and a dict literal is four times faster than one built
 # from a list of names. The check fails the import when ProbeResult's fields change.
@@ -189,28 +209,36 @@ _PROBE_FIELDS: Final = (
 )  # fmt: skip
 if set(_field_names(ProbeResult)) - set(TRANSIENT_PROBE_FIELDS) != set(_PROBE_FIELDS):  # pragma: no cover
     raise TypeError("ProbeResult's fields changed: teach to_recorded_probe and request_values each one")
-# The order to_recorded_probe reads: the probe's id, then ProbeResult's fields.
-REQUEST_COLUMNS: Final = _columns(requests_table, ("id", *_PROBE_FIELDS))
-# What add_many writes: every column but the id, which the database assigns.
-REQUEST_INSERT_COLUMNS: Final = REQUEST_COLUMNS[1:]
-_PROBE_ID, _WEBSERVER_ID, _STARTED_AT, _LATENCY_MS, _STATUS_CODE, _SUCCESS, _ERROR_KIND, _ERROR_MESSAGE = (
-    range(len(REQUEST_COLUMNS))
+# The order to_recorded_probe reads, and what add_many writes: ProbeResult's fields, with the
+# latency in its stored unit. There is no id column: a probe's id derives from its start.
+REQUEST_COLUMNS: Final = _columns(
+    requests_table, ["latency_us" if name == "latency_ms" else name for name in _PROBE_FIELDS]
+)
+REQUEST_INSERT_COLUMNS: Final = REQUEST_COLUMNS
+_WEBSERVER_ID, _STARTED_AT, _LATENCY_US, _STATUS_CODE, _SUCCESS, _ERROR_KIND, _ERROR_MESSAGE = range(
+    len(REQUEST_COLUMNS)
 )
 
 
 def to_recorded_probe(row: AnyRow) -> RecordedProbe:
     """The RecordedProbe a row of REQUEST_COLUMNS holds."""
     error_kind = row[_ERROR_KIND]
+    started_at = row[_STARTED_AT]
     result = ProbeResult(
         webserver_id=row[_WEBSERVER_ID],
-        started_at=row[_STARTED_AT],
-        latency_ms=row[_LATENCY_MS],
+        started_at=started_at,
+        latency_ms=row[_LATENCY_US] / MICROSECONDS_PER_MS,
         status_code=row[_STATUS_CODE],
         success=row[_SUCCESS],
-        error_kind=None if error_kind is None else ErrorKind(error_kind),
+        error_kind=None if error_kind is None else _ERROR_KINDS[error_kind],
         error_message=row[_ERROR_MESSAGE],
     )
-    return RecordedProbe(id=ProbeId(row[_PROBE_ID]), result=result)
+    return RecordedProbe(id=probe_id_of(started_at), result=result)
+
+
+def latency_us(latency_ms: float) -> int:
+    """The stored latency: whole microseconds, rounded, at most MAX_LATENCY_US."""
+    return min(round(latency_ms * MICROSECONDS_PER_MS), MAX_LATENCY_US)
 
 
 def request_values(result: ProbeResult) -> dict[str, Any]:
@@ -218,10 +246,10 @@ def request_values(result: ProbeResult) -> dict[str, Any]:
     return {
         "webserver_id": result.webserver_id,
         "started_at": result.started_at,
-        "latency_ms": result.latency_ms,
+        "latency_us": latency_us(result.latency_ms),
         "status_code": result.status_code,
         "success": result.success,
-        "error_kind": None if result.error_kind is None else result.error_kind.value,
+        "error_kind": None if result.error_kind is None else ERROR_KIND_CODES[result.error_kind],
         "error_message": result.error_message,
     }
 
@@ -245,8 +273,11 @@ def worker_values(worker: WorkerInfo) -> dict[str, Any]:
 
 
 __all__ = [
+    "ERROR_KIND_CODES",
     "HEALTH_COLUMN_NAMES",
     "HEALTH_SAVE_COLUMNS",
+    "MAX_LATENCY_US",
+    "MICROSECONDS_PER_MS",
     "REQUEST_COLUMNS",
     "REQUEST_INSERT_COLUMNS",
     "SAVED_COLUMN_NAMES",
@@ -255,6 +286,7 @@ __all__ = [
     "WORKER_COLUMNS",
     "AnyRow",
     "health_save_values",
+    "latency_us",
     "request_values",
     "to_recorded_probe",
     "to_webserver",

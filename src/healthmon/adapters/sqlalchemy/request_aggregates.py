@@ -1,9 +1,10 @@
 """Every statement that aggregates the raw `requests` table for statistics and rollups, in one place.
 
 Columns read: `webserver_id`, `started_at`, `success`, `status_code` (NULL: the probe got no
-response, so its latency is not a response time) and `latency_ms`. Rows are selected by
-webserver id and a started_at range, which the history index (webserver_id, started_at, ...)
-answers; webservers are asked for in chunks, so no statement carries thousands of parameters.
+response, so its latency is not a response time) and `latency_us`. Rows are selected by
+webserver id and a started_at range (on PostgreSQL the range picks the day partitions, the
+webserver index the rows in each); webservers are asked for in chunks, so no statement carries
+thousands of parameters.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Final
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
+from healthmon.adapters.sqlalchemy.converters import MICROSECONDS_PER_MS
 from healthmon.adapters.sqlalchemy.errors import translated_errors
 from healthmon.adapters.sqlalchemy.tables import requests_table, webservers_table
 from healthmon.application.ports import RollupPieces
@@ -85,7 +87,7 @@ def _counts(session: Session, ids: list[int], span: Span) -> dict[tuple[int, dat
 
 def _with_latency(session: Session, ids: list[int], span: Span) -> dict[tuple[int, datetime], Rollup]:
     statement = _in_span(
-        select(_r.webserver_id, _r.started_at, _r.success, _r.status_code, _r.latency_ms), ids, span
+        select(_r.webserver_id, _r.started_at, _r.success, _r.status_code, _r.latency_us), ids, span
     )
     # A span inside one hour (the usual case: an edge of a window, or the hour the job rolls up)
     # needs no hour computed per row.
@@ -94,12 +96,13 @@ def _with_latency(session: Session, ids: list[int], span: Span) -> dict[tuple[in
     per_hour: dict[tuple[int, datetime], Rollup] = {}
     with translated_errors():
         rows = session.execute(statement)
-        for webserver_id, started_at, success, status_code, latency_ms in rows:
+        for webserver_id, started_at, success, status_code, latency_us in rows:
             key = (webserver_id, only_hour if single else floor_to(started_at, HOUR))
             rollup = per_hour.get(key)
             if rollup is None:
                 rollup = per_hour[key] = Rollup()
-            rollup.record(success=success, latency_ms=None if status_code is None else latency_ms)
+            latency_ms = None if status_code is None else latency_us / MICROSECONDS_PER_MS
+            rollup.record(success=success, latency_ms=latency_ms)
     return per_hour
 
 

@@ -12,7 +12,9 @@ from typing import Any, ClassVar, Final
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
+    Column,
     DateTime,
     Dialect,
     Float,
@@ -21,6 +23,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -165,37 +168,66 @@ class WorkerRow(Base):
     lag_p99_ms: Mapped[float] = mapped_column(Float)
 
 
-class RequestRow(Base):
-    """One probe of one webserver (the issue calls them requests); deleted with its webserver."""
+class JobRow(Base):
+    """One periodic job: who holds its lease until when (the store's clock), and its last run."""
 
-    __tablename__ = "requests"
-    __table_args__ = (
-        CheckConstraint("latency_ms >= 0", name="latency_not_negative"),
-        CheckConstraint("(status_code IS NULL) <> (error_kind IS NULL)", name="status_code_or_error_kind"),
-        CheckConstraint("NOT success OR (status_code >= 200 AND status_code <= 299)", name="success_is_2xx"),
-        {"sqlite_autoincrement": True},
-    )
+    __tablename__ = "jobs"
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
-    webserver_id: Mapped[int] = mapped_column(ForeignKey(WebserverRow.id, ondelete="CASCADE"))
-    started_at: Mapped[datetime]
-    latency_ms: Mapped[float] = mapped_column(Float)
-    status_code: Mapped[int | None]
-    error_kind: Mapped[str | None] = mapped_column(String(32))
-    error_message: Mapped[str | None] = mapped_column(Text)
-    success: Mapped[bool]
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # A worker id, as in webservers.lease_owner; no foreign key, a dead worker's lease just expires.
+    holder: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
+    last_started_at: Mapped[datetime | None]
+    last_finished_at: Mapped[datetime | None]
 
 
-# Newest-first pages of one webserver's history read this index in order and stop after `limit`
-# rows, so "last 10 requests" costs the same with 10 rows or 50 million. It also serves the
-# ON DELETE CASCADE lookup.
-Index(
-    "ix_requests_webserver_id_started_at_id",
-    RequestRow.webserver_id,
-    RequestRow.started_at.desc(),
-    RequestRow.id.desc(),
+# The history table (the issue calls probes requests): compact, with no surrogate key. A server's
+# probes have strictly increasing start times (RecordProbeResults drops any result not later than
+# the last), so (webserver_id, started_at) names a probe; the domain's probe id is derived from it.
+# Columns are in the order that wastes no alignment padding: 8-byte time, two 4-byte integers,
+# two 2-byte codes, a flag, then the message (NULL, so free, on a probe that got a response). A row
+# is a 48-byte heap tuple plus its 4-byte item pointer.
+#
+# PostgreSQL: range-partitioned by day on started_at (partitions.py creates and drops them), so
+# retention drops whole days. Its indexes, per partition: a B-tree on webserver_id alone, which
+# deduplicates to ~10 bytes a row where one on (webserver_id, started_at) takes ~39 (measured at
+# 5M rows); history pages walk the partitions newest first and sort one day of one server, see
+# probe_result_repository.py. And a BRIN on started_at (a few kilobytes a day) for whatever reads
+# a time range of every server: rollups, the oldest probe kept.
+# SQLite: no partitions; a unique index on (webserver_id, started_at) serves history and pruning.
+requests_table = Table(
+    "requests",
+    Base.metadata,
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("webserver_id", Integer, ForeignKey(WebserverRow.id, ondelete="CASCADE"), nullable=False),
+    # Microseconds: an integer of 4 bytes holds 35 minutes, far above the 60 s any probe may take.
+    Column("latency_us", Integer, nullable=False),
+    # The HTTP status of a probe that got a response; NULL when error_kind says why there was none.
+    Column("status_code", SmallInteger),
+    # The ErrorKind as a small code (converters.ERROR_KIND_CODES); NULL on a response.
+    Column("error_kind", SmallInteger),
+    # Stored, not derived: a 2xx is a failure when it came after the timeout in force at the time.
+    Column("success", Boolean, nullable=False),
+    Column("error_message", Text),
+    CheckConstraint("latency_us >= 0", name="latency_not_negative"),
+    CheckConstraint("(status_code IS NULL) <> (error_kind IS NULL)", name="status_code_or_error_kind"),
+    CheckConstraint("NOT success OR (status_code >= 200 AND status_code <= 299)", name="success_is_2xx"),
+    postgresql_partition_by="RANGE (started_at)",
+)
+
+
+def only_on(dialect: str, index: Index) -> Index:
+    """The index, created on this dialect only (info says so to the migrations' comparison)."""
+    index.info["dialect"] = dialect
+    return index.ddl_if(dialect=dialect)
+
+
+_requests = requests_table.c
+only_on("postgresql", Index("ix_requests_webserver_id", _requests.webserver_id))
+only_on("postgresql", Index("ix_requests_started_at", _requests.started_at, postgresql_using="brin"))
+only_on(
+    "sqlite",
+    Index("ix_requests_webserver_id_started_at", _requests.webserver_id, _requests.started_at, unique=True),
 )
 
 
@@ -389,7 +421,6 @@ def _table_of(row_class: type[Base]) -> Table:
 
 # Core handles for the hot paths, which skip the ORM's per-row bookkeeping.
 webservers_table = _table_of(WebserverRow)
-requests_table = _table_of(RequestRow)
 workers_table = _table_of(WorkerRow)
 events_table = _table_of(EventRow)
 channels_table = _table_of(ChannelRow)
@@ -398,6 +429,7 @@ hourly_rollups_table = _table_of(HourlyRollupRow)
 daily_rollups_table = _table_of(DailyRollupRow)
 weekly_rollups_table = _table_of(WeeklyRollupRow)
 rollup_marks_table = _table_of(RollupMarkRow)
+jobs_table = _table_of(JobRow)
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -408,7 +440,7 @@ __all__ = [
     "DeliveryRow",
     "EventRow",
     "HourlyRollupRow",
-    "RequestRow",
+    "JobRow",
     "RollupMarkRow",
     "UtcDateTime",
     "WebserverRow",
@@ -419,6 +451,8 @@ __all__ = [
     "deliveries_table",
     "events_table",
     "hourly_rollups_table",
+    "jobs_table",
+    "only_on",
     "requests_table",
     "rollup_marks_table",
     "webservers_table",

@@ -17,8 +17,10 @@ from healthmon.domain.rollups import Granularity, Rollup, Span, plan_reads
 from healthmon.domain.statistics import latency_summary
 from healthmon.domain.webserver import Webserver, WebserverId
 
-# The strip of recent results beside each server of the overview.
+# The strip of recent results beside each server of the overview: its last 60 probes of the last
+# day (a server probed less often than every 24 minutes shows fewer), so the store reads one day.
 RECENT_PROBES = 60
+RECENT_WINDOW = timedelta(days=1)
 OVERVIEW_PAGE_SIZE = 50
 MAX_SEARCH_LENGTH = 200
 # The longer of the overview's two uptimes.
@@ -101,8 +103,9 @@ class GetOverview:
                 limit=query.page_size,
             )
             ids = [webserver.id for webserver in shown]
-            recent = uow.probe_results.recent_outcomes(ids, limit=RECENT_PROBES)
-            summaries = _summaries(uow, ids, self._clock.now()) if ids else {}
+            now = self._clock.now()
+            recent = uow.probe_results.recent_outcomes(ids, limit=RECENT_PROBES, since=now - RECENT_WINDOW)
+            summaries = _summaries(uow, ids, now) if ids else {}
         rows = [
             OverviewRow(webserver, recent.get(webserver.id, []), summaries[webserver.id])
             for webserver in shown

@@ -44,6 +44,7 @@ from healthmon.entrypoints.http.problems import PROBLEM_DETAILS, http_exception_
 from healthmon.entrypoints.http.schemas import MAX_BODY_BYTES
 from healthmon.entrypoints.http.sign_in import sign_in, sign_in_form, sign_out
 from healthmon.entrypoints.http.statistics import all_stats, webserver_stats
+from healthmon.entrypoints.http.storage import get_storage
 from healthmon.entrypoints.http.sync import export_webservers, sync_webservers
 from healthmon.entrypoints.http.templating import static_files_router, template_config
 from healthmon.entrypoints.http.webservers import WebserverController
@@ -61,6 +62,7 @@ HTTP_USE_CASES: Final = (
     "export_webservers",
     "list_probe_history",
     "list_workers",
+    "get_storage_usage",
     "list_events",
     "register_channel",
     "list_channels",
@@ -207,6 +209,7 @@ def create_app(
             sync_webservers,
             export_webservers,
             list_workers,
+            get_storage,
             list_events,
             ChannelController,
             metrics,

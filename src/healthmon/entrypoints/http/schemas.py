@@ -23,6 +23,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from msgspec import UNSET, Meta, UnsetType
 
 from healthmon.application.ports import WorkerInfo
+from healthmon.application.use_cases.retention import StorageReport
 from healthmon.application.use_cases.webservers import WebserverDetails, WebserverPage
 from healthmon.domain.errors import InvalidField
 from healthmon.domain.events import EventType, RecordedEvent
@@ -167,7 +168,13 @@ class RequestErrorOut(msgspec.Struct, kw_only=True):
 class RequestOut(msgspec.Struct, kw_only=True):
     """One probe of a webserver (one HTTP request healthmon sent)."""
 
-    id: int
+    id: Annotated[
+        int,
+        _documented(
+            "The request's start in microseconds since 1970-01-01T00:00:00Z: unique within its webserver's "
+            "history (a webserver's requests start one after another)."
+        ),
+    ]
     started_at: datetime
     latency_ms: float
     status_code: int | None
@@ -400,6 +407,28 @@ class WorkerListOut(msgspec.Struct, kw_only=True):
     """Every live worker, oldest first."""
 
     items: list[WorkerOut]
+
+
+class StorageOut(msgspec.Struct, kw_only=True):
+    """The stored probe history (the requests) as a whole, and how long it is kept."""
+
+    rows: Annotated[int, _documented("Probes stored.")]
+    rows_estimated: Annotated[
+        bool, _documented("Whether `rows` comes from the database's statistics (PostgreSQL), not a count.")
+    ]
+    bytes: Annotated[int, _documented("Bytes the probes take on disk, with their indexes.")]
+    oldest_started_at: Annotated[
+        datetime | None, _documented("When the oldest probe kept started; null when there is none.")
+    ]
+    retention_days: Annotated[
+        int, _documented("Days a probe is kept: older ones are removed once the rollups hold them.")
+    ]
+
+    @classmethod
+    def from_domain(cls, report: StorageReport) -> StorageOut:
+        """The API view of the history's usage."""
+        usage = {field.name: getattr(report.usage, field.name) for field in dataclasses.fields(report.usage)}
+        return cls(**usage, retention_days=report.retention_days)
 
 
 class StatusOut(msgspec.Struct, kw_only=True):
