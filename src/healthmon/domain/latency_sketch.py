@@ -83,7 +83,8 @@ class LatencySketch:
 
     packed_counts: int = 0
     max_ms: float | None = None
-    _added: dict[int, int] = field(default_factory=dict, repr=False, compare=False)
+    # None until a single latency is added: most sketches are read from storage and only merged.
+    _added: dict[int, int] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def of(cls, latencies_ms: Iterable[float]) -> LatencySketch:
@@ -103,7 +104,7 @@ class LatencySketch:
         """Every count, packed (see the module's docstring)."""
         if self._added:
             self.packed_counts += pack(self._added)
-            self._added.clear()
+            self._added = None
         return self.packed_counts
 
     @property
@@ -119,6 +120,8 @@ class LatencySketch:
     def add(self, latency_ms: float, times: int = 1) -> None:
         """Count one latency (or `times` equal ones)."""
         bucket = bucket_of(latency_ms)
+        if self._added is None:
+            self._added = {}
         self._added[bucket] = self._added.get(bucket, 0) + times
         if self.max_ms is None or latency_ms > self.max_ms:
             self.max_ms = latency_ms
