@@ -14,7 +14,7 @@ week, which the rollup job has not reached yet. Then it times, through the real 
 
 - GetWebserverStats of a random server over 24 h, 30 d and 365 d (and per hour / per day);
 - GET /stats?format=csv over 30 days, through the HTTP app, every server in one CSV;
-- RollUpHistory rolling up one marked hour of every server's raw probes.
+- RollUpHistory rolling up the current hour (so far) of every server's raw probes.
 
 Prints p50/p99; the goal is p99 < 50 ms for one server's year. The database is dropped unless --keep.
 """
@@ -51,14 +51,14 @@ from healthmon.adapters.sqlalchemy.rollup_repository import encode_buckets
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from healthmon.adapters.system_clock import SystemClock
 from healthmon.application.use_cases.rollup_reads import uptime_window, uptimes
-from healthmon.application.use_cases.rollups import RollUpHistory
+from healthmon.application.use_cases.rollups import SETTLE, RollUpHistory
 from healthmon.application.use_cases.statistics import GetWebserverStats
 from healthmon.application.use_cases.webservers import GetWebserver, ListWebservers
 from healthmon.container import build_container
 from healthmon.domain.ids import WebserverId
 from healthmon.domain.latency_sketch import LatencySketch
 from healthmon.domain.probe import ProbeResult
-from healthmon.domain.rollups import DAY, HOUR, WEEK, Granularity, floor_to
+from healthmon.domain.rollups import DAY, HOUR, WEEK, Granularity, Span, floor_to
 from healthmon.entrypoints.http import create_app
 from healthmon.settings import Settings
 
@@ -248,15 +248,19 @@ def measure(engine: Engine, url: str, servers: int, samples: int) -> None:
             f"{', '.join(f'{ms / 1000:.2f} s' for ms in csv_ms)}"
         )
 
+    # The current hour, written so far (already marked): every server's raw probes of it.
     job = RollUpHistory(SqlAlchemyUnitOfWork(sessions))
-    edge_hour = floor_to(datetime.now(UTC) - timedelta(days=30), HOUR)
+    hour = floor_to(datetime.now(UTC), HOUR)
     with SqlAlchemyUnitOfWork(sessions) as uow:
-        uow.rollups.mark_hours([edge_hour])
-        uow.commit()
+        probes = sum(
+            piece.probes
+            for pieces in uow.rollups.raw(None, Span(hour, hour + HOUR), latency=False).values()
+            for _, piece in pieces
+        )
     started = time.perf_counter()
-    outcome = job.run(edge_hour + timedelta(hours=1, minutes=5))
+    outcome = job.run(hour + HOUR + SETTLE)
     print(
-        f"RollUpHistory of one marked hour ({outcome.hours} hour, every server's raw probes of it): "
+        f"RollUpHistory of one hour ({outcome.hours} hour, {probes:,} raw probes of every server): "
         f"{time.perf_counter() - started:.2f} s"
     )
 
