@@ -37,6 +37,7 @@ def test_db_upgrade_creates_the_schema_and_can_run_again(
     assert main(["db", "upgrade"]) == 0
 
     assert capsys.readouterr().out == f"The database {url} has the newest schema.\n" * 2
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     engine = create_database_engine(url)
     try:
         with engine.connect() as connection:

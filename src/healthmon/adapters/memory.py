@@ -8,10 +8,12 @@ unless it was committed.
 from __future__ import annotations
 
 import bisect
+import builtins
 import dataclasses
 import functools
 import itertools
 import threading
+from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -29,16 +31,25 @@ from healthmon.application.ports import (
     RollupPieces,
     RollupRepository,
     UnitOfWork,
+    WebserverReading,
     WebserverRepository,
     WorkerInfo,
     WorkerRepository,
 )
 from healthmon.domain.channels import Channel, ChannelId, ChannelSettings
 from healthmon.domain.deliveries import Delivery, DeliveryId, DeliveryStatus
-from healthmon.domain.errors import WebserverAlreadyRegistered
-from healthmon.domain.events import EventId, EventType, HealthChanged, RecordedEvent, new_event_id
-from healthmon.domain.health import HealthState
+from healthmon.domain.errors import WebserverAlreadyRegistered, WebserverKeyTaken
+from healthmon.domain.events import (
+    CertificateExpiring,
+    EventId,
+    EventType,
+    HealthChanged,
+    RecordedEvent,
+    new_event_id,
+)
+from healthmon.domain.health import ATTENTION_ORDER, HealthState
 from healthmon.domain.ids import ProbeId, WebserverId
+from healthmon.domain.patterns import ascii_lower
 from healthmon.domain.probe import ProbeResult, RecordedProbe
 from healthmon.domain.rollups import DAY, HOUR, WEEK, Coverage, ReadPlan, Rollup, Span, coverage_of, floor_to
 from healthmon.domain.statistics import StateChange
@@ -101,6 +112,9 @@ class Claim:
     expires_at: datetime
 
 
+_ATTENTION_RANK = {state: rank for rank, state in enumerate(ATTENTION_ORDER)}
+
+
 class InMemoryWebserverRepository(WebserverRepository):
     """Webservers in a dict; changes log how to undo themselves."""
 
@@ -111,6 +125,7 @@ class InMemoryWebserverRepository(WebserverRepository):
     def add(self, settings: WebserverSettings, now: datetime) -> Webserver:
         if settings.url in self._store.ids_by_url:
             raise WebserverAlreadyRegistered(settings.url)
+        self._check_key(settings.key, WebserverId(0))
         webserver = Webserver(
             id=WebserverId(next(self._store.webserver_ids)), settings=settings, created_at=now, updated_at=now
         )
@@ -118,6 +133,16 @@ class InMemoryWebserverRepository(WebserverRepository):
         self._store.histories[webserver.id] = []
         self._undo.append(lambda: self._store.histories.pop(webserver.id))
         return webserver
+
+    def add_many(
+        self, settings: Sequence[WebserverSettings], now: datetime, *, managed: bool
+    ) -> list[Webserver]:
+        added = []
+        for each in settings:
+            webserver = dataclasses.replace(self.add(each, now), managed=managed)
+            self._put(webserver)
+            added.append(webserver)
+        return added
 
     def get(self, webserver_id: WebserverId, *, lock: bool = False) -> Webserver | None:
         # Every unit of work already holds the store's lock for its whole block.
@@ -133,6 +158,7 @@ class InMemoryWebserverRepository(WebserverRepository):
         owner = self._store.ids_by_url.get(webserver.settings.url)
         if owner is not None and owner != webserver.id:
             raise WebserverAlreadyRegistered(webserver.settings.url)
+        self._check_key(webserver.settings.key, webserver.id)
         if webserver.id in self._store.webservers:
             self._put(webserver)
 
@@ -159,6 +185,13 @@ class InMemoryWebserverRepository(WebserverRepository):
         self._undo.append(undo)
         return True
 
+    def save_many(self, webservers: Sequence[Webserver]) -> None:
+        for webserver in webservers:
+            self.save(webserver)
+
+    def remove_many(self, webserver_ids: Collection[WebserverId]) -> int:
+        return sum(self.remove(webserver_id) for webserver_id in set(webserver_ids))
+
     def list(
         self,
         *,
@@ -166,6 +199,7 @@ class InMemoryWebserverRepository(WebserverRepository):
         after: WebserverId | None = None,
         limit: int,
         owner: str | None = None,
+        lock: bool = False,
     ) -> list[Webserver]:
         matching = (
             webserver
@@ -184,6 +218,45 @@ class InMemoryWebserverRepository(WebserverRepository):
 
     def count(self) -> int:
         return len(self._store.webservers)
+
+    def _check_key(self, key: str | None, webserver_id: WebserverId) -> None:
+        # A scan: keys are rare outside syncs, and this store holds test-sized data.
+        others = self._store.webservers.values()
+        if key is not None and any(
+            other.settings.key == key and other.id != webserver_id for other in others
+        ):
+            raise WebserverKeyTaken(key)
+
+    def readings(self) -> builtins.list[WebserverReading]:
+        found: builtins.list[WebserverReading] = []
+        for webserver_id, webserver in sorted(self._store.webservers.items()):
+            history = self._store.histories.get(webserver_id)
+            newest = history[-1].result if history else None
+            found.append(
+                WebserverReading(webserver)
+                if newest is None
+                else WebserverReading(webserver, newest.success, newest.latency_ms)
+            )
+        return found
+
+    def health_counts(self) -> dict[HealthState, int]:
+        counts = Counter(webserver.state for webserver in self._store.webservers.values())
+        return {state: counts.get(state, 0) for state in HealthState}
+
+    def overview(
+        self, *, health: HealthState | None, name_contains: str, offset: int, limit: int
+    ) -> tuple[int, builtins.list[Webserver]]:
+        needle = ascii_lower(name_contains)
+        matching = [
+            webserver
+            for webserver in self._store.webservers.values()
+            if (health is None or webserver.state is health)
+            and needle in ascii_lower(webserver.settings.name)
+        ]
+        matching.sort(
+            key=lambda w: (_ATTENTION_RANK[w.state], ascii_lower(w.settings.name), w.id),
+        )
+        return len(matching), matching[offset : offset + limit]
 
     def _put(self, webserver: Webserver) -> None:
         previous = self._store.webservers.get(webserver.id)
@@ -217,6 +290,9 @@ class InMemoryProbeResultRepository(ProbeResultRepository):
             history = self._store.histories.get(result.webserver_id)
             if history is None:
                 continue
+            if result.tls_expires_at is not None:
+                # History keeps no certificate expiry (TRANSIENT_PROBE_FIELDS), as the SQL store keeps none.
+                result = dataclasses.replace(result, tls_expires_at=None)  # noqa: PLW2901
             probe = RecordedProbe(id=ProbeId(next(self._store.probe_ids)), result=result)
             bisect.insort(history, probe, key=_position)
             self._undo.append(functools.partial(history.remove, probe))
@@ -241,6 +317,16 @@ class InMemoryProbeResultRepository(ProbeResultRepository):
             start = bisect.bisect_left(history, since, key=_started_at)
         start = max(start, end - limit)
         return history[start:end][::-1]
+
+    def recent_outcomes(
+        self, webserver_ids: Collection[WebserverId], *, limit: int
+    ) -> dict[WebserverId, list[bool]]:
+        histories = self._store.histories
+        return {
+            webserver_id: [probe.result.success for probe in histories[webserver_id][-limit:][::-1]]
+            for webserver_id in webserver_ids
+            if histories.get(webserver_id)
+        }
 
 
 class InMemoryWorkerRepository(WorkerRepository):
@@ -317,12 +403,22 @@ class InMemoryEventRepository(EventRepository):
         self._undo = undo
 
     def add(self, type: EventType, occurred_at: datetime, change: HealthChanged | None) -> RecordedEvent:
+        return self._add(type, occurred_at, change, None)
+
+    def _add(
+        self,
+        type: EventType,
+        occurred_at: datetime,
+        change: HealthChanged | None,
+        certificate: CertificateExpiring | None,
+    ) -> RecordedEvent:
         event = RecordedEvent(
             id=new_event_id(),
             sequence=next(self._store.event_sequences),
             type=type,
             occurred_at=occurred_at,
             change=change,
+            certificate=certificate,
         )
         self._store.events.append(event)
         self._store.events_by_id[event.id] = event
@@ -336,6 +432,12 @@ class InMemoryEventRepository(EventRepository):
 
     def add_changes(self, changes: Sequence[HealthChanged]) -> list[RecordedEvent]:
         return [self.add(EventType.HEALTH_CHANGED, change.occurred_at, change) for change in changes]
+
+    def add_certificate_warnings(self, warnings: Sequence[CertificateExpiring]) -> list[RecordedEvent]:
+        return [
+            self._add(EventType.CERTIFICATE_EXPIRING, warning.occurred_at, None, warning)
+            for warning in warnings
+        ]
 
     def feed(
         self, *, after: int | None, webserver_id: WebserverId | None = None, limit: int
@@ -362,6 +464,12 @@ class InMemoryEventRepository(EventRepository):
             if event.type is EventType.HEALTH_CHANGED and webserver_id in wanted and webserver_id not in last:
                 last[webserver_id] = event
         return last
+
+    def count_by_type(self) -> dict[EventType, int]:
+        counts = dict.fromkeys(EventType, 0)
+        for event in self._store.events:
+            counts[event.type] += 1
+        return counts
 
     def health_changes(
         self, webserver_ids: Collection[WebserverId], span: Span
@@ -533,6 +641,12 @@ class InMemoryDeliveryRepository(DeliveryRepository):
             and (status is None or delivery.status is status)
         )
         return list(itertools.islice(matching, limit))
+
+    def count_by_status(self) -> dict[DeliveryStatus, int]:
+        counts = dict.fromkeys(DeliveryStatus, 0)
+        for delivery in self._store.deliveries.values():
+            counts[delivery.status] += 1
+        return counts
 
     def put(self, delivery_id: DeliveryId, delivery: Delivery | None) -> None:
         """Set (or, with None, delete) a delivery, undoably."""

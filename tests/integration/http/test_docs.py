@@ -16,7 +16,10 @@ OPERATIONS = {
     ("put", "/webservers/{webserver_id}"),
     ("delete", "/webservers/{webserver_id}"),
     ("get", "/webservers/{webserver_id}/requests"),
+    ("post", "/webservers/sync"),
+    ("get", "/webservers/export"),
     ("get", "/workers"),
+    ("get", "/metrics"),
     ("get", "/events"),
     ("get", "/webservers/{webserver_id}/stats"),
     ("get", "/stats"),
@@ -30,6 +33,9 @@ OPERATIONS = {
     ("post", "/channels/{channel_id}/deliveries/{delivery_id}/retry"),
     ("get", "/healthz"),
     ("get", "/readyz"),
+    ("get", "/ui/data/overview"),
+    ("get", "/badges/{webserver_id}/health.svg"),
+    ("get", "/badges/{webserver_id}/uptime.svg"),
 }
 # An attribute that makes a browser fetch something: src, href, or a CSS url() / @import.
 REMOTE_ASSET = re.compile(

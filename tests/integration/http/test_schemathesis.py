@@ -80,13 +80,15 @@ schema = schemathesis.openapi.from_asgi("/schema/openapi.json", APP, headers={"H
 schema.config.checks.update(included_check_names=["all"])
 
 
-# The one rule no schema of a PATCH can state: what a channel's new URL and secret may be depends on
-# the kind it was registered with (a webhook takes http(s) URLs and a secret, apprise neither), so
-# a body that fits the schema may rightly get a 422 there. Every other check runs on it too.
-# Nor can a schema say that a statistics window's `from` must be before its `to`, and at most 400
-# days before it (the parameters' descriptions do): a window the schema allows may get a 422.
+# The rules no schema can state. A PATCH of a channel: what its new URL and secret may be depends on
+# the kind it was registered with (a webhook takes http(s) URLs and a secret, apprise neither). A
+# sync: no two entries may share a key or a URL in its one spelling (uniqueItems compares whole
+# items). A statistics window: `from` before `to`, at most 400 days apart (the parameters'
+# descriptions say so). A request that fits the schema may rightly get a 422 there; every other
+# check runs on them.
 STATEFUL_RULES: dict[str, list[CheckFunction]] = {
     "PATCH /channels/{channel_id}": [positive_data_acceptance],
+    "POST /webservers/sync": [positive_data_acceptance],
     "GET /webservers/{webserver_id}/stats": [positive_data_acceptance],
     "GET /stats": [positive_data_acceptance],
 }

@@ -29,11 +29,15 @@ FIELDS = {
     "unhealthy_threshold",
     "follow_redirects",
     "verify_tls",
+    "key",
+    "managed",
+    "public",
     "health",
     "health_changed_at",
     "consecutive_successes",
     "consecutive_failures",
     "last_checked_at",
+    "tls_expires_at",
     "created_at",
     "updated_at",
 }
@@ -55,6 +59,7 @@ UNREADABLE: list[tuple[Any, str]] = [
     ({**VALID, "healthy_threshold": [5]}, "healthy_threshold"),
     ({**VALID, "follow_redirects": 1}, "follow_redirects"),
     ({**VALID, "verify_tls": "false"}, "verify_tls"),
+    ({**VALID, "public": "yes"}, "public"),
 ]
 # Bodies of the right types whose values break a rule: 422, naming every such field.
 INVALID: list[tuple[dict[str, Any], set[str]]] = [
@@ -121,11 +126,15 @@ def test_create_returns_201_the_full_resource_and_its_location(client: Client) -
         "unhealthy_threshold": 3,
         "follow_redirects": True,
         "verify_tls": True,
+        "key": None,
+        "managed": False,
+        "public": False,
         "health": "unknown",
         "health_changed_at": None,
         "consecutive_successes": 0,
         "consecutive_failures": 0,
         "last_checked_at": None,
+        "tls_expires_at": None,
         "created_at": EPOCH_JSON,
         "updated_at": EPOCH_JSON,
     }
@@ -142,6 +151,7 @@ def test_create_takes_every_optional_field_and_trims_the_name(client: Client) ->
         "unhealthy_threshold": 100,
         "follow_redirects": False,
         "verify_tls": False,
+        "public": True,
     }
     created = client.post("/webservers", json=body).json()
     assert created["name"] == "shop"
@@ -315,7 +325,9 @@ def test_read_of_an_unknown_or_impossible_id_is_404(client: Client, path: str) -
     assert_problem(client.get(path), 404, "webserver-not-found")
 
 
-@pytest.mark.parametrize("path", ["/webservers/abc", "/webservers/1.5", "/webservers/1/nope", "/nope", "/"])
+@pytest.mark.parametrize(
+    "path", ["/webservers/abc", "/webservers/1.5", "/webservers/1/nope", "/nope", "/ui/nope"]
+)
 def test_unknown_paths_are_404_problems(client: Client, path: str) -> None:
     new_webserver(client)
     assert_problem(client.get(path), 404, "not-found")
@@ -392,6 +404,14 @@ def test_patch_changes_only_the_given_fields(client: Client, clock: FakeClock) -
         "updated_at": "2026-01-01T00:01:00Z",
     }
     assert client.get(f"/webservers/{created['id']}").json()["name"] == "renamed"
+
+
+def test_patch_makes_a_webserver_public_and_private_again(client: Client) -> None:
+    created = new_webserver(client)
+    path = f"/webservers/{created['id']}"
+    assert client.patch(path, json={"public": True}).json()["public"] is True
+    assert client.get(path).json()["public"] is True
+    assert client.patch(path, json={"public": False}).json()["public"] is False
 
 
 def test_patch_with_a_new_url_resets_health_to_unknown(
@@ -481,6 +501,7 @@ def test_put_replaces_everything_and_omitted_fields_go_back_to_defaults(
         unhealthy_threshold=9,
         follow_redirects=False,
         verify_tls=False,
+        public=True,
     )
     clock.advance(1)
     response = client.put(f"/webservers/{created['id']}", json={"name": "new name", "url": created["url"]})
@@ -494,6 +515,7 @@ def test_put_replaces_everything_and_omitted_fields_go_back_to_defaults(
         "unhealthy_threshold": 3,
         "follow_redirects": True,
         "verify_tls": True,
+        "public": False,
         "updated_at": "2026-01-01T00:00:01Z",
     }
 
