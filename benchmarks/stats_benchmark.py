@@ -4,16 +4,17 @@
 
 Creates a scratch database (HEALTHMON_TEST_POSTGRES_URL's server, default the local one as
 `postgres`), migrates it and fills it (setup, not measured) as a service that has run for a year
-at one probe a minute per server would be: a daily rollup per server and day (COPY), hourly
+at one probe a minute per server would be: a weekly rollup per server and week and a daily one per
+server and day (COPY), hourly
 rollups for every server on the days where the measured windows start and end (a year of hourly
 rollups would be 88 million rows at 10,000 servers; a read touches only its own key ranges), raw
 probes of the current hour and of the partial hour where the 30-day window starts (through the
-probe repository, so in whatever columns it stores), and the marks of the current hour and day,
-which the rollup job has not reached yet. Then it times, through the real adapter:
+probe repository, so in whatever columns it stores), and the marks of the current hour, day and
+week, which the rollup job has not reached yet. Then it times, through the real adapter:
 
 - GetWebserverStats of a random server over 24 h, 30 d and 365 d (and per hour / per day);
 - GET /stats?format=csv over 30 days, through the HTTP app, every server in one CSV;
-- RollUpHistory rolling up one marked hour of every server's raw probes.
+- RollUpHistory rolling up the current hour (so far) of every server's raw probes.
 
 Prints p50/p99; the goal is p99 < 50 ms for one server's year. The database is dropped unless --keep.
 """
@@ -50,14 +51,14 @@ from healthmon.adapters.sqlalchemy.rollup_repository import encode_buckets
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from healthmon.adapters.system_clock import SystemClock
 from healthmon.application.use_cases.rollup_reads import uptime_window, uptimes
-from healthmon.application.use_cases.rollups import RollUpHistory
+from healthmon.application.use_cases.rollups import SETTLE, RollUpHistory
 from healthmon.application.use_cases.statistics import GetWebserverStats
 from healthmon.application.use_cases.webservers import GetWebserver, ListWebservers
 from healthmon.container import build_container
 from healthmon.domain.ids import WebserverId
 from healthmon.domain.latency_sketch import LatencySketch
 from healthmon.domain.probe import ProbeResult
-from healthmon.domain.rollups import DAY, HOUR, Granularity, floor_to
+from healthmon.domain.rollups import DAY, HOUR, WEEK, Granularity, Span, floor_to
 from healthmon.entrypoints.http import create_app
 from healthmon.settings import Settings
 
@@ -122,6 +123,19 @@ def fill_statistics(engine: Engine, servers: int, days: int, now: datetime) -> N
     daily = copy_rows(
         engine, "rollups_daily", rollup_lines(servers, day_starts, encoded(daily_templates), 1440)
     )
+    this_week = floor_to(today, WEEK)
+    week_starts = [this_week - n * WEEK for n in range(days // 7, 0, -1)]
+    weekly_templates = [sketch_template(rng, 7 * 24 * PROBES_PER_HOUR) for _ in range(TEMPLATES // 4)]
+    weekly = copy_rows(
+        engine,
+        "rollups_weekly",
+        rollup_lines(
+            servers,
+            [start for start in week_starts if start >= day_starts[0]],
+            encoded(weekly_templates),
+            10080,
+        ),
+    )
     # Hourly rollups of the days where the 24 h, 30 d and 365 d windows start, and of today so far.
     edge_days = {
         floor_to(now - span, DAY) for span in (timedelta(hours=24), timedelta(days=30), timedelta(days=365))
@@ -133,7 +147,10 @@ def fill_statistics(engine: Engine, servers: int, days: int, now: datetime) -> N
     hourly = copy_rows(
         engine, "rollups_hourly", rollup_lines(servers, hour_starts, encoded(hourly_templates), 60)
     )
-    print(f"  {daily:,} daily and {hourly:,} hourly rollups copied in {time.perf_counter() - started:.1f} s")
+    print(
+        f"  {weekly:,} weekly, {daily:,} daily and {hourly:,} hourly rollups copied in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
 
     started = time.perf_counter()
     edge = now - timedelta(days=30)
@@ -162,6 +179,7 @@ def fill_statistics(engine: Engine, servers: int, days: int, now: datetime) -> N
         # Where the job has got to: the current hour and day are still to roll up.
         uow.rollups.mark_hours([this_hour])
         uow.rollups.mark_day(today)
+        uow.rollups.mark_week(this_week)
         uow.commit()
     print(f"  {stored:,} raw probes stored in {time.perf_counter() - started:.1f} s")
     with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
@@ -189,6 +207,11 @@ def measure(engine: Engine, url: str, servers: int, samples: int) -> None:
             )
 
         report(label, timed(one, samples, 20), goal)
+
+    # The data is whole: a year of one server counts a probe a minute (about 525,600).
+    now = datetime.now(UTC)
+    year = stats.execute(WebserverId(1), start=now - timedelta(days=365), end=now)
+    print(f"  (one server's year: {year.probes:,} probes, uptime {year.uptime}, latency {year.latency})")
 
     # What uptime_24h adds to the listing and the details: the counts of 24 hours of many servers.
     listing = ListWebservers(SqlAlchemyUnitOfWork(sessions), SystemClock())
@@ -225,15 +248,19 @@ def measure(engine: Engine, url: str, servers: int, samples: int) -> None:
             f"{', '.join(f'{ms / 1000:.2f} s' for ms in csv_ms)}"
         )
 
+    # The current hour, written so far (already marked): every server's raw probes of it.
     job = RollUpHistory(SqlAlchemyUnitOfWork(sessions))
-    edge_hour = floor_to(datetime.now(UTC) - timedelta(days=30), HOUR)
+    hour = floor_to(datetime.now(UTC), HOUR)
     with SqlAlchemyUnitOfWork(sessions) as uow:
-        uow.rollups.mark_hours([edge_hour])
-        uow.commit()
+        probes = sum(
+            piece.probes
+            for pieces in uow.rollups.raw(None, Span(hour, hour + HOUR), latency=False).values()
+            for _, piece in pieces
+        )
     started = time.perf_counter()
-    outcome = job.run(edge_hour + timedelta(hours=1, minutes=5))
+    outcome = job.run(hour + HOUR + SETTLE)
     print(
-        f"RollUpHistory of one marked hour ({outcome.hours} hour, every server's raw probes of it): "
+        f"RollUpHistory of one hour ({outcome.hours} hour, {probes:,} raw probes of every server): "
         f"{time.perf_counter() - started:.2f} s"
     )
 

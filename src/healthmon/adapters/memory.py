@@ -55,7 +55,7 @@ from healthmon.domain.health import ATTENTION_ORDER, HealthState
 from healthmon.domain.ids import WebserverId
 from healthmon.domain.patterns import ascii_lower
 from healthmon.domain.probe import ProbeResult, RecordedProbe, probe_id_of
-from healthmon.domain.rollups import DAY, HOUR, WEEK, Coverage, Rollup, Span, coverage_of, floor_to
+from healthmon.domain.rollups import DAY, HOUR, WEEK, Coverage, ReadPlan, Rollup, Span, coverage_of, floor_to
 from healthmon.domain.statistics import StateChange
 from healthmon.domain.webserver import Webserver, WebserverSettings
 
@@ -787,6 +787,25 @@ class InMemoryRollupRepository(RollupRepository):
             if per_hour:
                 found[webserver_id] = sorted(per_hour.items())
         return found
+
+    def totals(
+        self, webserver_ids: Collection[WebserverId], plan: ReadPlan
+    ) -> dict[WebserverId, tuple[int, int]]:
+        sums: dict[WebserverId, tuple[int, int]] = {}
+        reads = (
+            (self.weekly, plan.weekly),
+            (self.daily, plan.daily),
+            (self.hourly, plan.hourly),
+            (self.raw, plan.raw),
+        )
+        for read, spans in reads:
+            for span in spans:
+                for webserver_id, pieces in read(webserver_ids, span, latency=False).items():
+                    probes, successes = sums.get(webserver_id, (0, 0))
+                    for _, piece in pieces:
+                        probes, successes = probes + piece.probes, successes + piece.successes
+                    sums[webserver_id] = (probes, successes)
+        return sums
 
     def prune_hourly(self, before: datetime) -> int:
         pruned = 0

@@ -15,7 +15,7 @@ from healthmon.domain.deliveries import AttemptOutcome, Delivery, DeliveryId, De
 from healthmon.domain.events import CertificateExpiring, EventType, HealthChanged, RecordedEvent
 from healthmon.domain.health import HealthState
 from healthmon.domain.probe import ProbeId, ProbeResult, RecordedProbe
-from healthmon.domain.rollups import Coverage, Rollup, Span
+from healthmon.domain.rollups import Coverage, ReadPlan, Rollup, Span
 from healthmon.domain.statistics import StateChange
 from healthmon.domain.webserver import Webserver, WebserverId, WebserverSettings
 
@@ -357,6 +357,16 @@ class RollupRepository(Protocol):
         """The probes with span.start <= started_at < span.end, aggregated per UTC hour (keyed by its start).
 
         Without latency, only the counts are read, as in hourly().
+        """
+        ...
+
+    def totals(
+        self, webserver_ids: Collection[WebserverId], plan: ReadPlan
+    ) -> dict[WebserverId, tuple[int, int]]:
+        """Each webserver's (probes, successes) over every span of the plan, summed by the store.
+
+        The same counts as the pieces of hourly(), daily(), weekly() and raw() would add up to, in a
+        few statements whatever the number of pieces; webservers without any probe are left out.
         """
         ...
 

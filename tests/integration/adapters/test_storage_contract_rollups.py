@@ -10,7 +10,7 @@ from healthmon.application.use_cases.recording import RecordProbeResults
 from healthmon.application.use_cases.rollups import SETTLE, RollUpHistory
 from healthmon.domain.health import HealthState
 from healthmon.domain.latency_sketch import LatencySketch
-from healthmon.domain.rollups import DAY, HOUR, WEEK, Coverage, Rollup, Span, floor_to
+from healthmon.domain.rollups import DAY, HOUR, WEEK, Coverage, ReadPlan, Rollup, Span, floor_to
 from healthmon.domain.statistics import StateChange
 from healthmon.domain.webserver import WebserverId
 from tests.factories import failed, succeeded
@@ -259,3 +259,27 @@ def test_a_run_does_at_most_its_share_and_says_more_is_left(uow_factory: UowFact
     with uow_factory() as uow:
         [(_, daily)] = uow.rollups.daily([WebserverId(webserver.id)], Span(EPOCH, EPOCH + DAY))[webserver.id]
     assert daily.probes == 3
+
+
+def test_totals_sum_the_counts_of_every_span_of_a_plan(uow_factory: UowFactory) -> None:
+    webserver, other, quiet = (add_webserver(uow_factory, n) for n in (1, 2, 3))
+    with uow_factory() as uow:
+        uow.rollups.save_weekly(MONDAY, {webserver.id: rollup(10, 9)})
+        uow.rollups.save_daily(MONDAY + WEEK, {webserver.id: rollup(5, 4), other.id: rollup(2, 0)})
+        uow.rollups.save_hourly(MONDAY + WEEK + DAY, {webserver.id: rollup(3, 3)})
+        uow.probe_results.add_many(
+            [
+                succeeded(webserver.id, MONDAY + WEEK + DAY + HOUR),
+                failed(other.id, MONDAY + WEEK + DAY + HOUR),
+            ]
+        )
+        uow.commit()
+    plan = ReadPlan(
+        raw=(Span(MONDAY + WEEK + DAY + HOUR, MONDAY + WEEK + DAY + 2 * HOUR),),
+        hourly=(Span(MONDAY + WEEK + DAY, MONDAY + WEEK + DAY + HOUR),),
+        daily=(Span(MONDAY + WEEK, MONDAY + WEEK + DAY),),
+        weekly=(Span(MONDAY, MONDAY + WEEK),),
+    )
+    with uow_factory() as uow:
+        totals = uow.rollups.totals([webserver.id, other.id, quiet.id], plan)
+    assert totals == {webserver.id: (19, 17), other.id: (3, 0)}

@@ -72,6 +72,15 @@ def raw_rollups(
     return found
 
 
+def raw_totals(session: Session, ids: list[int], span: Span) -> list[tuple[int, int, int]]:
+    """(webserver id, probes, successes) of these webservers' probes in the span, one row each."""
+    statement = _in_span(
+        select(_r.webserver_id, func.count(), func.count().filter(_r.success)), ids, span
+    ).group_by(_r.webserver_id)
+    with translated_errors():
+        return [(row[0], row[1], row[2]) for row in session.execute(statement)]
+
+
 def _counts(session: Session, ids: list[int], span: Span) -> dict[tuple[int, datetime], Rollup]:
     hour = _hour_of_start(session.get_bind().dialect.name).label("hour")
     statement = _in_span(
@@ -106,4 +115,4 @@ def _with_latency(session: Session, ids: list[int], span: Span) -> dict[tuple[in
     return per_hour
 
 
-__all__ = ["ID_CHUNK", "id_chunks", "raw_rollups"]
+__all__ = ["ID_CHUNK", "id_chunks", "raw_rollups", "raw_totals"]

@@ -12,9 +12,7 @@ The raw probes are read by request_aggregates.py, the one module that aggregates
 
 from __future__ import annotations
 
-import sys
-from array import array
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Final
 
@@ -23,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from healthmon.adapters.sqlalchemy.errors import translated_errors
-from healthmon.adapters.sqlalchemy.request_aggregates import ID_CHUNK, id_chunks, raw_rollups
+from healthmon.adapters.sqlalchemy.request_aggregates import ID_CHUNK, id_chunks, raw_rollups, raw_totals
 from healthmon.adapters.sqlalchemy.tables import (
     daily_rollups_table,
     hourly_rollups_table,
@@ -33,35 +31,32 @@ from healthmon.adapters.sqlalchemy.tables import (
 )
 from healthmon.adapters.sqlalchemy.transactions import start_writing
 from healthmon.application.ports import RollupPieces, RollupRepository
-from healthmon.domain.latency_sketch import LatencySketch
-from healthmon.domain.rollups import DAY, HOUR, WEEK, Coverage, Rollup, Span, coverage_of
+from healthmon.domain.latency_sketch import COUNT_BITS, LatencySketch
+from healthmon.domain.rollups import DAY, HOUR, WEEK, Coverage, ReadPlan, Rollup, Span, coverage_of
 from healthmon.domain.webserver import WebserverId
 
 _m = rollup_marks_table.c
 _HOUR: Final = "hour"
 _DAY: Final = "day"
 _WEEK: Final = "week"
-_BIG_ENDIAN: Final = sys.byteorder == "big"
 
 
 def encode_buckets(sketch: LatencySketch) -> bytes:
-    """A sketch's (bucket, count) pairs in bucket order, as little-endian 32-bit integers."""
-    pairs = array("i")
-    for bucket in sorted(sketch.counts):
-        pairs.append(bucket)
-        pairs.append(sketch.counts[bucket])
-    if _BIG_ENDIAN:  # pragma: no cover - every supported platform is little-endian
-        pairs.byteswap()
-    return pairs.tobytes()
+    """A sketch's counts from its lowest nonzero bucket on: that bucket as 4 bytes, then the packed
+    counts (COUNT_BITS bits each) shifted down to it, little-endian; empty when there is none."""
+    packed = sketch.packed
+    if packed <= 0:
+        return b""
+    first = ((packed & -packed).bit_length() - 1) // COUNT_BITS
+    rest = packed >> (first * COUNT_BITS)
+    return first.to_bytes(4, "little") + rest.to_bytes((rest.bit_length() + 7) // 8, "little")
 
 
-def decode_buckets(data: bytes) -> dict[int, int]:
-    """The (bucket, count) pairs encode_buckets wrote."""
-    pairs = array("i")
-    pairs.frombytes(data)
-    if _BIG_ENDIAN:  # pragma: no cover
-        pairs.byteswap()
-    return dict(zip(pairs[0::2], pairs[1::2], strict=True))
+def decode_buckets(data: bytes) -> int:
+    """The packed counts encode_buckets wrote: two conversions in C, whatever the number of buckets."""
+    if not data:
+        return 0
+    return int.from_bytes(data[4:], "little") << (int.from_bytes(data[:4], "little") * COUNT_BITS)
 
 
 def _upsert(session: Session, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> Any:
@@ -218,6 +213,35 @@ class SqlAlchemyRollupRepository(RollupRepository):
     ) -> dict[WebserverId, RollupPieces]:
         ids = None if webserver_ids is None else list(webserver_ids)
         return raw_rollups(self._session, ids, span, latency=latency)
+
+    def totals(
+        self, webserver_ids: Collection[WebserverId], plan: ReadPlan
+    ) -> dict[WebserverId, tuple[int, int]]:
+        sums: dict[WebserverId, tuple[int, int]] = {}
+
+        def add(found: Iterable[tuple[int, int, int]]) -> None:
+            for webserver_id, probes, successes in found:
+                before = sums.get(WebserverId(webserver_id), (0, 0))
+                sums[WebserverId(webserver_id)] = (before[0] + probes, before[1] + successes)
+
+        for ids in id_chunks(self._session, list(webserver_ids)):
+            for table, spans in (
+                (weekly_rollups_table, plan.weekly),
+                (daily_rollups_table, plan.daily),
+                (hourly_rollups_table, plan.hourly),
+            ):
+                c = table.c
+                for span in spans:
+                    statement = (
+                        select(c.webserver_id, func.sum(c.probes), func.sum(c.successes))
+                        .where(c.webserver_id.in_(ids), c.start >= span.start, c.start < span.end)
+                        .group_by(c.webserver_id)
+                    )
+                    with translated_errors():
+                        add((row[0], row[1], row[2]) for row in self._session.execute(statement))
+            for span in plan.raw:
+                add(raw_totals(self._session, ids, span))
+        return sums
 
     def prune_hourly(self, before: datetime) -> int:
         statement = delete(hourly_rollups_table).where(hourly_rollups_table.c.start < before)

@@ -43,12 +43,11 @@ def uptimes(
     if not webserver_ids:
         return {}
     plan = plan_reads(window, uow.rollups.coverage(), Granularity.NONE)
-    pieces = read_pieces(uow.rollups, webserver_ids, plan, latency=False)
+    totals = uow.rollups.totals(webserver_ids, plan)
     result: dict[WebserverId, float | None] = {}
     for webserver_id in webserver_ids:
-        found = pieces.get(webserver_id, [])
-        probes = sum(rollup.probes for _, rollup in found)
-        result[webserver_id] = sum(rollup.successes for _, rollup in found) / probes if probes else None
+        probes, successes = totals.get(webserver_id, (0, 0))
+        result[webserver_id] = successes / probes if probes else None
     return result
 
 

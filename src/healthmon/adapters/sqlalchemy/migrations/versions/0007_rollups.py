@@ -43,7 +43,9 @@ def upgrade() -> None:
                 name=op.f(f"fk_{name}_webserver_id_webservers"),
                 ondelete="CASCADE",
             ),
-            sa.PrimaryKeyConstraint("webserver_id", "start", name=op.f(f"pk_{name}")),
+            sa.PrimaryKeyConstraint(
+                "webserver_id", "start", name=op.f(f"pk_{name}"), postgresql_include=["probes", "successes"]
+            ),
         )
     op.create_table(
         "rollup_marks",
