@@ -170,6 +170,60 @@ def test_add_many_drops_results_of_webservers_that_do_not_exist(uow_factory: Uow
         assert uow.probe_results.history(WebserverId(999_999), limit=10) == []
 
 
+def test_results_of_webservers_this_transaction_locked_are_stored_with_every_field(
+    uow_factory: UowFactory,
+) -> None:
+    # RecordProbeResults locks its batch's webservers first; the SQL adapters then insert without
+    # checking again that each exists. Both shapes of row must round-trip on that path too.
+    first, second = add(uow_factory, url="http://locked-1.test/"), add(uow_factory, url="http://locked-2.test/")
+    results = [
+        succeeded(first.id, EPOCH, latency_ms=1.25),
+        ProbeResult.failure(
+            second.id,
+            started_at=EPOCH + timedelta(seconds=1),
+            latency_ms=0.001,
+            kind=ErrorKind.INVALID_RESPONSE,
+            message='quote " and {braces, NULL}',
+        ),
+    ]
+    with uow_factory() as uow:
+        assert set(uow.webservers.get_many([first.id, second.id], lock=True)) == {first.id, second.id}
+        uow.probe_results.add_many(results)
+        uow.commit()
+    with uow_factory() as uow:
+        assert [probe.result for probe in uow.probe_results.history(first.id, limit=10)] == results[:1]
+        assert [probe.result for probe in uow.probe_results.history(second.id, limit=10)] == results[1:]
+
+
+def test_a_webserver_locked_then_removed_in_the_same_transaction_gets_no_results(
+    uow_factory: UowFactory,
+) -> None:
+    kept, removed = add(uow_factory, url="http://kept.test/"), add(uow_factory, url="http://removed.test/")
+    with uow_factory() as uow:
+        uow.webservers.get_many([kept.id, removed.id], lock=True)
+        assert uow.webservers.remove(removed.id)
+        uow.probe_results.add_many([succeeded(kept.id, EPOCH), succeeded(removed.id, EPOCH)])
+        uow.commit()
+    with uow_factory() as uow:
+        assert [probe.result for probe in uow.probe_results.history(kept.id, limit=10)] == [
+            succeeded(kept.id, EPOCH)
+        ]
+        assert uow.probe_results.history(removed.id, limit=10) == []
+
+
+def test_a_batch_of_locked_and_missing_webservers_keeps_only_the_existing(uow_factory: UowFactory) -> None:
+    webserver = add(uow_factory)
+    with uow_factory() as uow:
+        uow.webservers.get_many([webserver.id, WebserverId(999_999)], lock=True)
+        uow.probe_results.add_many([succeeded(webserver.id, EPOCH), succeeded(WebserverId(999_999), EPOCH)])
+        uow.commit()
+    with uow_factory() as uow:
+        assert [probe.result for probe in uow.probe_results.history(webserver.id, limit=10)] == [
+            succeeded(webserver.id, EPOCH)
+        ]
+        assert uow.probe_results.history(WebserverId(999_999), limit=10) == []
+
+
 AWKWARD_TEXTS = [
     'quote " and backslash \\ here',
     "braces {a,b} and commas, NULL",

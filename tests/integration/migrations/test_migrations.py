@@ -9,12 +9,13 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.engine import URL
+from sqlalchemy.schema import CreateTable
 
 from healthmon.adapters.sqlalchemy.engine import WRITE_INTENT
 from healthmon.adapters.sqlalchemy.migrations import alembic_config, compared_with, migration_engine
-from healthmon.adapters.sqlalchemy.tables import Base
+from healthmon.adapters.sqlalchemy.tables import WEBSERVERS_FILLFACTOR, Base, webservers_table
 from tests.integration.conftest import scratch_database
 
 TABLES = {
@@ -105,3 +106,25 @@ def test_the_comparison_would_see_a_missing_table(connection: Connection) -> Non
     context = MigrationContext.configure(connection, opts=_compare_options(connection))
     added = {diff[1].name for diff in compare_metadata(context, Base.metadata) if diff[0] == "add_table"}
     assert added == TABLES
+
+
+def _webserver_options(connection: Connection) -> list[str] | None:
+    options = connection.execute(text("SELECT reloptions FROM pg_class WHERE relname = 'webservers'"))
+    found: list[str] | None = options.scalar_one()
+    return found
+
+
+def test_webservers_pages_keep_room_for_health_saves_on_postgresql(connection: Connection) -> None:
+    if connection.dialect.name != "postgresql":
+        pytest.skip("fillfactor is a PostgreSQL storage parameter")
+    config = alembic_config(connection)
+    command.upgrade(config, "head")
+    # The comparison above does not look at storage parameters: the migration and tables.py
+    # (whose CREATE TABLE says the same) are checked here.
+    assert _webserver_options(connection) == [f"fillfactor={WEBSERVERS_FILLFACTOR}"]
+    created = str(CreateTable(webservers_table).compile(dialect=connection.dialect))
+    assert f"WITH (fillfactor = {WEBSERVERS_FILLFACTOR})" in created
+    below = ScriptDirectory.from_config(config).get_revision("0010").down_revision
+    assert isinstance(below, str)
+    command.downgrade(config, below)
+    assert _webserver_options(connection) is None

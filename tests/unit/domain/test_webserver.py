@@ -232,6 +232,34 @@ def test_a_result_without_a_change_keeps_the_change_time() -> None:
     assert after.last_checked_at == EPOCH + timedelta(seconds=60)
 
 
+def test_recording_changes_only_health_and_check_times() -> None:
+    # Every field set to something other than its default, so a field that record() forgot to
+    # carry over would come back as its default.
+    current = Webserver(
+        id=WebserverId(7),
+        settings=settings(unhealthy_threshold=1),
+        created_at=EPOCH,
+        updated_at=EPOCH + timedelta(seconds=1),
+        health=HealthStateMachine(HealthState.HEALTHY, consecutive_successes=9),
+        health_changed_at=EPOCH + timedelta(seconds=2),
+        last_checked_at=EPOCH + timedelta(seconds=3),
+        tls_expires_at=EPOCH + timedelta(days=30),
+        tls_warned_days=14,
+        managed=True,
+    )
+    moved = {"health", "health_changed_at", "last_checked_at"}
+    assert moved <= {field.name for field in dataclasses.fields(Webserver)}
+    after, _ = current.record(failed(current.id, EPOCH + timedelta(seconds=4)))
+    for field in dataclasses.fields(Webserver):
+        if field.name not in moved:
+            assert getattr(after, field.name) == getattr(current, field.name), field.name
+    assert (after.state, after.health_changed_at, after.last_checked_at) == (
+        HealthState.UNHEALTHY,
+        EPOCH + timedelta(seconds=4),
+        EPOCH + timedelta(seconds=4),
+    )
+
+
 def test_every_setting_can_be_changed_and_only_settings() -> None:
     changeable = [field.name for field in dataclasses.fields(WebserverChanges)]
     assert changeable == [field.name for field in dataclasses.fields(WebserverSettings)]

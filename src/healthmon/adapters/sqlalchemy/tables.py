@@ -95,6 +95,8 @@ def _between(column: str, allowed: range) -> CheckConstraint:
     return CheckConstraint(f"{column} BETWEEN {allowed[0]} AND {allowed[-1]}", name=f"{column}_range")
 
 
+# The percentage of each webservers page that inserts fill (PostgreSQL); the rest is room for updates.
+WEBSERVERS_FILLFACTOR: Final = 50
 _HEALTH_STATES = ", ".join(f"'{state.value}'" for state in HealthState)
 _EVENT_TYPES = ", ".join(f"'{event_type.value}'" for event_type in EventType)
 
@@ -119,8 +121,13 @@ class WebserverRow(Base):
         CheckConstraint("settings_version >= 1", name="settings_version_positive"),
         # "List by health in id order" walks this index and stops after `limit` rows.
         Index("ix_webservers_health_id", "health", "id"),
-        # Without AUTOINCREMENT, SQLite reuses the id of the newest row once it is deleted.
-        {"sqlite_autoincrement": True},
+        {
+            # Without AUTOINCREMENT, SQLite reuses the id of the newest row once it is deleted.
+            "sqlite_autoincrement": True,
+            # Half of each page free, so that saving a server's health after each probe writes the
+            # new row version on its own page and touches no index (migration 0010 says why).
+            "postgresql_with": {"fillfactor": WEBSERVERS_FILLFACTOR},
+        },
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -443,6 +450,7 @@ jobs_table = _table_of(JobRow)
 __all__ = [
     "NAMING_CONVENTION",
     "PENDING",
+    "WEBSERVERS_FILLFACTOR",
     "Base",
     "ChannelRow",
     "DailyRollupRow",

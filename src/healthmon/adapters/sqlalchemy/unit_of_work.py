@@ -56,7 +56,9 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self._session = session
         statements = self._statements
         self.webservers = SqlAlchemyWebserverRepository(session, statements.webservers)
-        self.probe_results = SqlAlchemyProbeResultRepository(session, statements.probe_results)
+        self.probe_results = SqlAlchemyProbeResultRepository(
+            session, statements.probe_results, self.webservers.holds_locks
+        )
         self.workers = SqlAlchemyWorkerRepository(session, statements.workers)
         self.events = SqlAlchemyEventRepository(session)
         self.channels = SqlAlchemyChannelRepository(session)

@@ -239,6 +239,10 @@ class SqlAlchemyWebserverRepository(WebserverRepository):
             self._statements.save_many(self._session, waiting, only_health=only_health)
         self._locked.update((webserver.id, webserver) for webserver in waiting)
 
+    def holds_locks(self, webserver_ids: Collection[WebserverId]) -> bool:
+        """Whether this transaction holds every one of these webservers locked (so none can go away)."""
+        return all(webserver_id in self._locked for webserver_id in webserver_ids)
+
     def forget_locks(self) -> None:
         """Note that the transaction ended (its locks are gone); only the unit of work calls this."""
         self._locked.clear()
