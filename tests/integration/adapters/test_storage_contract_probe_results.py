@@ -175,7 +175,10 @@ def test_results_of_webservers_this_transaction_locked_are_stored_with_every_fie
 ) -> None:
     # RecordProbeResults locks its batch's webservers first; the SQL adapters then insert without
     # checking again that each exists. Both shapes of row must round-trip on that path too.
-    first, second = add(uow_factory, url="http://locked-1.test/"), add(uow_factory, url="http://locked-2.test/")
+    first, second = (
+        add(uow_factory, url="http://locked-1.test/"),
+        add(uow_factory, url="http://locked-2.test/"),
+    )
     results = [
         succeeded(first.id, EPOCH, latency_ms=1.25),
         ProbeResult.failure(
