@@ -2,11 +2,15 @@
 
     .venv/bin/python benchmarks/storage_benchmark.py [--servers 10000 --requests 5000000] [--keep]
                                                      [--no-gc-freeze] [--no-old-layout]
+                                                     [--no-ingest-baseline]
 
 Figures: bytes per probe row with its indexes (pg_total_relation_size over every partition), beside
 the layout before migration 0006 filled with the same rows in a table of its own (--no-old-layout
-skips that); reads; ingest rows/s through RecordProbeResults; and retention dropping one expired
-day's partition: how long it takes, and that what remains carries no dead rows (nothing to VACUUM).
+skips that); reads; ingest rows/s through RecordProbeResults, the worker's writer (batches of
+1,000, its default), after the same ingest with the webservers table's pages full as they were
+before migration 0010 gave them room for updates (--no-ingest-baseline skips that); and retention
+dropping one expired day's partition: how long it takes, and that what remains carries no dead rows
+(nothing to VACUUM).
 
 Creates a scratch database on the server of HEALTHMON_TEST_POSTGRES_URL (default: the local one as
 `postgres`), migrates it, fills it with generated rows (INSERT ... SELECT generate_series, not
@@ -43,7 +47,7 @@ from healthmon.adapters.sqlalchemy.converters import ERROR_KIND_CODES
 from healthmon.adapters.sqlalchemy.engine import create_database_engine, create_session_factory, database_url
 from healthmon.adapters.sqlalchemy.history_storage import PostgresHistoryStorage
 from healthmon.adapters.sqlalchemy.migrations import upgrade_database
-from healthmon.adapters.sqlalchemy.tables import requests_table, webservers_table
+from healthmon.adapters.sqlalchemy.tables import WEBSERVERS_FILLFACTOR, requests_table, webservers_table
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from healthmon.adapters.system_clock import SystemClock
 from healthmon.application.ports import HistoryCursor
@@ -376,10 +380,47 @@ class Bench:
 
         report("ListProbeHistory, 100 from mid-history", timed(page, self.samples, 50))
 
-    def ingest(self, batches: int = 50) -> None:
+    def ingest_beside_full_pages(self, engine: Engine, *, baseline: bool) -> None:
+        """The ingest figure; first, when asked, the same ingest with webservers pages full, as before 0010.
+
+        Each run starts from the webservers as the fill left them (health, streaks, last check),
+        rewritten by VACUUM FULL at the fillfactor in force, so both record the same transitions
+        from the same state; the baseline's results start an hour later, after the first's.
+        """
+        columns = "health, consecutive_successes, consecutive_failures, health_changed_at, last_checked_at"
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                f"CREATE TABLE bench_webserver_state AS SELECT id, {columns} FROM webservers"
+            )
+
+        def restore(fillfactor: int) -> None:
+            assigned = ", ".join(f"{name} = s.{name}" for name in columns.split(", "))
+            with engine.begin() as connection:
+                connection.exec_driver_sql(
+                    f"UPDATE webservers w SET {assigned} FROM bench_webserver_state s WHERE w.id = s.id"
+                )
+            with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
+                connection.exec_driver_sql(f"ALTER TABLE webservers SET (fillfactor = {fillfactor})")
+                connection.exec_driver_sql("VACUUM (FULL, ANALYZE) webservers")
+                connection.exec_driver_sql("CHECKPOINT")
+
+        try:
+            if baseline:
+                restore(100)
+                self.ingest(
+                    label="  the same with webservers pages full (fillfactor 100, before 0010)", hours_later=1
+                )
+            restore(WEBSERVERS_FILLFACTOR)
+            self.ingest()
+        finally:
+            with engine.begin() as connection:
+                connection.exec_driver_sql("DROP TABLE bench_webserver_state")
+
+    def ingest(self, batches: int = 50, *, label: str = "", hours_later: int = 0) -> None:
         record = RecordProbeResults(self.uow())
         size = min(1000, self.servers)
         after_history = HISTORY_START + PROBE_INTERVAL * (self.requests // self.servers + 1)
+        after_history += timedelta(hours=hours_later)
 
         def batch(number: int) -> list[ProbeResult]:
             first = number * size
@@ -405,9 +446,9 @@ class Bench:
         rate = stored / (sum(per_batch) / 1000)
         verdict = "met" if rate >= INGEST_GOAL_ROWS_PER_SECOND else "MISSED"
         print(
-            f"RecordProbeResults, {batches} batches of {size} results for {size} servers: "
+            label or f"RecordProbeResults, {batches} batches of {size} results for {size} servers:",
             f"{rate:,.0f} rows/s (per batch p50 {statistics.median(per_batch):.1f} ms, "
-            f"p99 {p99(per_batch):.1f} ms)   goal >= {INGEST_GOAL_ROWS_PER_SECOND:,} rows/s: {verdict}"
+            f"p99 {p99(per_batch):.1f} ms)   goal >= {INGEST_GOAL_ROWS_PER_SECOND:,} rows/s: {verdict}",
         )
 
 
@@ -429,6 +470,12 @@ def main(argv: list[str] | None = None) -> int:
         dest="old_layout",
         action="store_false",
         help="do not fill the layout before migration 0006 for its bytes per row (saves a minute)",
+    )
+    parser.add_argument(
+        "--no-ingest-baseline",
+        dest="ingest_baseline",
+        action="store_false",
+        help="do not measure the ingest with full webservers pages first (as before migration 0010)",
     )
     arguments = parser.parse_args(argv)
     admin_url = database_url(os.environ.get("HEALTHMON_TEST_POSTGRES_URL", DEFAULT_ADMIN_URL))
@@ -461,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
             bench.list_all()
             report_bytes_per_row(engine, arguments.requests, old_layout=arguments.old_layout)
             bench.history_page()
-            bench.ingest()
+            bench.ingest_beside_full_pages(engine, baseline=arguments.ingest_baseline)
             drop_one_day(engine)
         finally:
             engine.dispose()
