@@ -28,11 +28,13 @@ class LeaseRound:
 
 @dataclass(frozen=True, slots=True)
 class RoundOutcome:
-    """What one round learnt and did; the held servers are given only when they changed."""
+    """What one round learnt and did; the held servers (and their lease epochs) only when they changed."""
 
     revision: object
     membership: Membership | None = None
     held: list[Webserver] | None = None
+    # The lease epoch of each held server: results taken under it are stored, others fenced off.
+    epochs: dict[WebserverId, int] | None = None
     handed_back: Sequence[WebserverId] = ()
     claimed: int = 0
     released: int = 0
@@ -45,7 +47,8 @@ class RunLeaseRound:
 
     - On a heartbeat: renew every lease with one write, forget workers dead for ten leases, hand
       back the servers that are ready, and claim servers up to the fair share among live workers.
-    - Always: reload the held servers when they changed (or a claim was made, or no revision is known).
+    - Always: reload the held servers and their lease epochs when they changed (or a claim was made,
+      or no revision is known); a server is held only if both reads saw it held.
     - It changes nothing but the store: the caller applies the outcome.
     """
 
@@ -71,18 +74,24 @@ class RunLeaseRound:
             leasing = time.perf_counter() - started
             revision = uow.webservers.revision(owner=me)
             held: list[Webserver] | None = None
+            epochs: dict[WebserverId, int] | None = None
             if claimed or revision != request.revision:
+                # Two reads: on PostgreSQL each sees the others' claims committed by its start, so a
+                # server taken between them is left out rather than probed under an epoch not its own.
+                epochs = uow.workers.held(me)
                 held = []
                 after: WebserverId | None = None
                 while page := uow.webservers.list(after=after, limit=LOAD_PAGE, owner=me):
-                    held.extend(page)
+                    held.extend(webserver for webserver in page if webserver.id in epochs)
                     after = page[-1].id
+                epochs = {webserver.id: epochs[webserver.id] for webserver in held}
             committing = time.perf_counter()
             uow.commit()
         return RoundOutcome(
             revision=revision,
             membership=membership,
             held=held,
+            epochs=epochs,
             handed_back=request.ready,
             claimed=claimed,
             released=released,
