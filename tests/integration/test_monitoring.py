@@ -98,8 +98,10 @@ class Harness:
         self.down = False
         self.prober = FakeProber()
 
-    def uow(self) -> UnitOfWork:
-        return SwitchableUnitOfWork(self.store, lambda: self.down)
+        self.worker_ids: list[str] = []
+
+    def uow(self, is_down: Callable[[], bool] | None = None) -> UnitOfWork:
+        return SwitchableUnitOfWork(self.store, is_down or (lambda: self.down))
 
     def register(self, n: int, **overrides: object) -> Webserver:
         return RegisterWebserver(InMemoryUnitOfWork(self.store), FakeClock()).execute(
@@ -117,16 +119,22 @@ class Harness:
 
     @asynccontextmanager
     async def running(
-        self, monitor_settings: MonitorSettings = FAST, prober: Prober | None = None
+        self,
+        monitor_settings: MonitorSettings = FAST,
+        prober: Prober | None = None,
+        *,
+        is_down: Callable[[], bool] | None = None,
     ) -> AsyncIterator[MonitorCounts]:
+        """Run one worker; `is_down` (default: the harness's switch) says when its store is out of reach."""
         metrics = InMemoryMetrics()
         monitor = MonitorWebservers(
-            self.uow(),
+            self.uow(is_down),
             self.prober if prober is None else prober,
-            RecordProbeResults(self.uow()),
+            RecordProbeResults(self.uow(is_down)),
             monitor_settings,
             metrics=metrics,
         )
+        self.worker_ids.append(monitor.worker.id)
         stop = asyncio.Event()
         task = asyncio.create_task(monitor.run(stop))
         try:
@@ -270,21 +278,84 @@ async def test_two_workers_share_the_servers_and_never_probe_one_twice(harness: 
         assert all(gap >= 0.8 for gap in gaps), (server.id, gaps)
 
 
-async def test_a_worker_cut_off_from_the_store_stops_probing_once_its_lease_may_have_expired(
+async def test_a_worker_cut_off_from_the_store_keeps_probing_past_its_lease_and_loses_nothing(
     harness: Harness,
 ) -> None:
-    harness.register(1, interval_seconds=1)
-    harness.register(2, interval_seconds=1)
+    servers = [harness.register(n, interval_seconds=1) for n in range(1, 3)]
     async with harness.running(SHORT_LEASE) as stats:
-        await eventually(lambda: stats.probes_started >= 2, what="first probes")
+        await eventually(lambda: stats.results_stored >= 2, what="first results stored")
         harness.down = True
-        # Past the lease (0.6 s), nothing may start; watch a window of three intervals.
-        await asyncio.sleep(SHORT_LEASE.lease_seconds)
-        started = stats.probes_started
-        await asyncio.sleep(3)
-        assert stats.probes_started == started
+        # Well past the 0.6 s lease: nobody took the servers (nobody reached the store), so probing goes on.
+        taken = stats.probes_finished
+        await eventually(
+            lambda: stats.probes_finished >= taken + 6, within=8, what="probes during the outage"
+        )
         harness.down = False
-        await eventually(lambda: stats.probes_started > started, within=3, what="probing to resume")
+        await eventually(lambda: stats.storage_available, what="recovery")
+    assert stats.results_stored == stats.probes_finished
+    assert stats.results_fenced == 0
+    for server in servers:
+        starts = [probe.result.started_at for probe in harness.history(server.id)[::-1]]
+        gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(starts)]
+        assert all(0.8 <= gap <= 1.5 for gap in gaps), (server.id, gaps)
+
+
+class NotingProber(Prober):
+    """A FakeProber that notes every result it returns."""
+
+    def __init__(self) -> None:
+        self._inner = FakeProber()
+        self.results: list[ProbeResult] = []
+
+    async def probe(self, webserver: Webserver) -> ProbeResult:
+        result = await self._inner.probe(webserver)
+        self.results.append(result)
+        return result
+
+
+async def test_a_partitioned_worker_s_results_after_the_takeover_are_never_recorded(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    servers = [harness.register(n, interval_seconds=1) for n in range(1, 5)]
+    cut_off = NotingProber()
+    with caplog.at_level(logging.WARNING, logger="healthmon"):
+        async with harness.running(SHORT_LEASE, cut_off, is_down=lambda: harness.down) as a_stats:
+            await eventually(lambda: a_stats.servers == 4, what="the first worker to hold every server")
+            harness.down = True
+            async with harness.running(SHORT_LEASE, is_down=lambda: False):
+                # Once the first worker's lease expires the second one takes every server over.
+                await eventually(
+                    lambda: set(harness.store.owners.values()) == {harness.worker_ids[-1]},
+                    within=5,
+                    what="the takeover",
+                )
+                taken_over = datetime.now(UTC)
+                probed = len(cut_off.results)
+                await eventually(
+                    lambda: len(cut_off.results) >= probed + 8,
+                    within=8,
+                    what="the cut-off worker to go on probing",
+                )
+                harness.down = False
+                await eventually(lambda: a_stats.results_fenced >= 8, within=5, what="its results fenced off")
+                await eventually(lambda: a_stats.servers >= 1, within=5, what="the first worker to rejoin")
+    recorded = {
+        (probe.result.webserver_id, probe.result.started_at)
+        for s in servers
+        for probe in harness.history(s.id)
+    }
+    late = [
+        r for r in cut_off.results if r.started_at > taken_over and (r.webserver_id, r.started_at) in recorded
+    ]
+    assert late == []
+    for server in servers:
+        history = harness.history(server.id)[::-1]
+        starts = [probe.result.started_at for probe in history]
+        gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(starts)]
+        assert all(gap >= 0.8 for gap in gaps), (server.id, gaps)
+        health = harness.store.webservers[server.id].health
+        assert (health.consecutive_successes, health.consecutive_failures) == (len(history), 0)
+    assert sum("another worker has taken over" in message for message in caplog.messages) >= 1
 
 
 async def test_stopping_hands_every_lease_back(harness: Harness) -> None:
