@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import itertools
 import signal
-import threading
 import time
-from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,10 +22,11 @@ from healthmon.adapters.sqlalchemy.engine import create_database_engine, create_
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from healthmon.domain.webserver import Webserver, WebserverSettings
 from tests.integration.conftest import scratch_database
+from tests.integration.history_checks import EARLY, assert_history_is_the_truth
 from tests.integration.service import (
+    HitLog,
     ServiceProcess,
     ServiceRunner,
-    TargetServer,
     run_db_upgrade,
     service_runner,
 )
@@ -41,31 +40,11 @@ LEASE = 3.0
 # Workers beat, claim and hand back three times a lease.
 HEARTBEAT = LEASE / 3
 WORKER_SETTINGS = {"lease_seconds": str(LEASE), "max_probes_per_host": "100", "shutdown_grace_seconds": "2"}
-# How much earlier than its interval a hit may come (timing jitter), and how much later in steady state.
-EARLY = 0.3
+# How much later than its interval a hit may come in steady state (EARLY: how much earlier).
 LATE = 0.6
 # A killed worker's servers wait for its lease to expire after its last beat, then for the next
 # heartbeat of a survivor, on a machine busy with three workers and the target.
 TAKEOVER_MARGIN = HEARTBEAT + 1.0
-
-
-class HitLog(TargetServer):
-    """The target, noting the monotonic time of every hit of every path."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._times_lock = threading.Lock()
-        self._times: defaultdict[str, list[float]] = defaultdict(list)
-
-    def answer(self, path: str) -> int | None:
-        with self._times_lock:
-            self._times[path].append(time.monotonic())
-        return super().answer(path)
-
-    def times(self, path: str, since: float = 0.0) -> list[float]:
-        """When the path was hit, at or after `since`."""
-        with self._times_lock:
-            return [moment for moment in self._times[path] if moment >= since]
 
 
 class Cluster:
@@ -161,16 +140,6 @@ class Cluster:
         self.engine.dispose()
 
 
-def trailing_streaks(outcomes: list[bool]) -> tuple[int, int]:
-    """(successes, failures) in a row at the end of the outcomes, as the health counters must be."""
-    last, run = outcomes[-1], 0
-    for ok in reversed(outcomes):
-        if ok != last:
-            break
-        run += 1
-    return (run, 0) if last else (0, run)
-
-
 def path_of(server: Webserver) -> str:
     return "/" + server.settings.url.split("/", 3)[3]
 
@@ -255,16 +224,4 @@ def test_a_paused_worker_records_no_stale_probe_and_health_stays_consistent(clus
     for worker in workers:
         assert worker.stop() == 0
 
-    with SqlAlchemyUnitOfWork(cluster.sessions) as uow:
-        for server in cluster.servers:
-            stored = uow.webservers.get(server.id)
-            assert stored is not None
-            history = [probe.result for probe in uow.probe_results.history(server.id, limit=1000)][::-1]
-            starts = [result.started_at for result in history]
-            gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(starts)]
-            # Strictly increasing, one probe per interval: no stale probe over a newer one.
-            assert min(gaps, default=99.0) >= server.settings.interval_seconds - EARLY, (server.id, gaps)
-            health = stored.health
-            expected = trailing_streaks([result.success for result in history])
-            assert (health.consecutive_successes, health.consecutive_failures) == expected, server.id
-            assert stored.last_checked_at == starts[-1]
+    assert_history_is_the_truth(SqlAlchemyUnitOfWork(cluster.sessions), cluster.servers)
