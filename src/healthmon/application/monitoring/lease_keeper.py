@@ -48,6 +48,8 @@ class LeaseKeeper:
       servers changed hands, and the epochs fence off whatever did. Otherwise (the store answers,
       or no round ran: a paused process) no probe starts until a beat succeeds and the held servers
       are reloaded.
+    - After an outage it claims nothing for a lease: the other workers, cut off as well, renew
+      their leases meanwhile, so none of their servers (and buffered results) is taken from them.
     - Each round runs in a worker thread and returns its outcome; only the event loop applies it.
     """
 
@@ -80,6 +82,10 @@ class LeaseKeeper:
         self._held_until = -math.inf
         # Set while the store cannot be reached, as the rounds found it; cleared by a successful beat.
         self._unreachable = False
+        # Set when a round found the store out; the first beat that gets through then delays claims.
+        self._recovering = False
+        # Loop time from which this worker claims again (after an outage: a lease after it ended).
+        self._claim_from = -math.inf
         self._revision: object = None
         self._epochs: dict[WebserverId, int] = {}
         # Servers taken off the schedule to be handed back, with the buffer mark of their last result.
@@ -109,7 +115,12 @@ class LeaseKeeper:
             beating = sent >= next_beat
             request = LeaseRound(self._revision)
             if beating:
-                request = LeaseRound(self._revision, self._report(sent), self._ready_to_release())
+                request = LeaseRound(
+                    self._revision,
+                    self._report(sent),
+                    self._ready_to_release(),
+                    claiming=sent >= self._claim_from,
+                )
                 next_beat = sent + settings.heartbeat_seconds
             # Shielded: when stopping cancels this loop, the round's thread still ends its transaction
             # before leave() enters the same unit of work.
@@ -118,7 +129,7 @@ class LeaseKeeper:
                 outcome = await self._outcome(self._round)
             except StorageUnavailable as exc:
                 self._storage.outage(exc)
-                self._unreachable = True
+                self._unreachable = self._recovering = True
                 # The first round that gets through beats, so the leases are renewed at once.
                 next_beat = loop.time()
             except Exception:
@@ -127,7 +138,9 @@ class LeaseKeeper:
                 self._apply(outcome, loop.time())
                 if beating:
                     self._held_until = sent + settings.lease_seconds - settings.lease_margin_seconds
-                    self._unreachable = False
+                    if self._recovering:
+                        self._claim_from = sent + settings.lease_seconds
+                    self._unreachable = self._recovering = False
             # Probing may resume (a round applied) or go on past the lease (the store is out).
             self._wake.set()
             await asyncio.sleep(min(settings.refresh_seconds, max(0.0, next_beat - loop.time())))

@@ -18,12 +18,14 @@ FORGET_AFTER_LEASES = 10
 
 @dataclass(frozen=True, slots=True)
 class LeaseRound:
-    """What to do in one round: on a heartbeat the report to send and the servers ready to hand back."""
+    """What to do in one round: on a heartbeat the report to send, the servers ready to hand back,
+    and whether to claim."""
 
     # The revision of the held servers as last loaded; None forces a reload.
     revision: object
     report: WorkerInfo | None = None
     ready: Sequence[WebserverId] = ()
+    claiming: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +48,8 @@ class RunLeaseRound:
     """Keep this worker's leases and learn which servers it holds, in one transaction.
 
     - On a heartbeat: renew every lease with one write, forget workers dead for ten leases, hand
-      back the servers that are ready, and claim servers up to the fair share among live workers.
+      back the servers that are ready, and (unless told not to) claim servers up to the fair share
+      among live workers.
     - Always: reload the held servers and their lease epochs when they changed (or a claim was made,
       or no revision is known); a server is held only if both reads saw it held.
     - It changes nothing but the store: the caller applies the outcome.
@@ -70,7 +73,8 @@ class RunLeaseRound:
                 uow.workers.forget(self._ttl * FORGET_AFTER_LEASES)
                 membership = Membership(uow.webservers.count(), len(uow.workers.live(self._ttl)))
                 released = uow.workers.release(me, request.ready)
-                claimed = uow.workers.claim(me, ttl=self._ttl, limit=membership.wanted(report.servers))
+                if request.claiming:
+                    claimed = uow.workers.claim(me, ttl=self._ttl, limit=membership.wanted(report.servers))
             leasing = time.perf_counter() - started
             revision = uow.webservers.revision(owner=me)
             held: list[Webserver] | None = None

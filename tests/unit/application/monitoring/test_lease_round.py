@@ -72,3 +72,14 @@ def test_the_held_servers_come_with_their_lease_epochs_and_a_new_epoch_reloads_t
     again = round_.execute(LeaseRound(revision=first.revision))
     assert again.held is not None
     assert again.epochs == {1: 1, 2: 3}
+
+
+def test_a_heartbeat_told_not_to_claim_takes_nothing() -> None:
+    store = InMemoryStore()
+    registered(store, 2)
+    outcome = RunLeaseRound(InMemoryUnitOfWork(store), ME.id, lease_seconds=6).execute(
+        LeaseRound(revision=None, report=ME, claiming=False)
+    )
+    assert (outcome.claimed, outcome.held, outcome.epochs) == (0, [], {})
+    assert store.owners == {}
+    assert ME.id in store.workers
