@@ -300,6 +300,28 @@ async def test_a_worker_cut_off_from_the_store_keeps_probing_past_its_lease_and_
         assert all(0.8 <= gap <= 1.5 for gap in gaps), (server.id, gaps)
 
 
+async def test_two_workers_through_an_outage_keep_their_servers_and_lose_nothing(harness: Harness) -> None:
+    servers = [harness.register(n, interval_seconds=1) for n in range(1, 11)]
+    async with harness.running(SHORT_LEASE) as first, harness.running(SHORT_LEASE) as second:
+        await eventually(lambda: first.servers == second.servers == 5, within=5, what="an even split")
+        harness.down = True
+        taken = first.probes_finished + second.probes_finished
+        # Many leases long: both go on probing, and each finds the other's heartbeat expired when
+        # the store is back; neither takes the other's servers before the other could beat again.
+        await eventually(
+            lambda: first.probes_finished + second.probes_finished >= taken + 20,
+            within=8,
+            what="probes during the outage",
+        )
+        harness.down = False
+        await eventually(
+            lambda: first.storage_available and second.storage_available, within=5, what="recovery"
+        )
+    assert first.results_fenced == second.results_fenced == 0
+    stored = sum(len(harness.history(server.id)) for server in servers)
+    assert stored == first.probes_finished + second.probes_finished
+
+
 class NotingProber(Prober):
     """A FakeProber that notes every result it returns."""
 

@@ -82,9 +82,8 @@ class LeaseKeeper:
         self._held_until = -math.inf
         # Set while the store cannot be reached, as the rounds found it; cleared by a successful beat.
         self._unreachable = False
-        # Set when a round found the store out; the first beat that gets through then delays claims.
-        self._recovering = False
-        # Loop time from which this worker claims again (after an outage: a lease after it ended).
+        # Loop time from which this worker claims: during an outage never (inf), after it a lease
+        # after the first beat that got through.
         self._claim_from = -math.inf
         self._revision: object = None
         self._epochs: dict[WebserverId, int] = {}
@@ -129,7 +128,8 @@ class LeaseKeeper:
                 outcome = await self._outcome(self._round)
             except StorageUnavailable as exc:
                 self._storage.outage(exc)
-                self._unreachable = self._recovering = True
+                self._unreachable = True
+                self._claim_from = math.inf
                 # The first round that gets through beats, so the leases are renewed at once.
                 next_beat = loop.time()
             except Exception:
@@ -138,9 +138,9 @@ class LeaseKeeper:
                 self._apply(outcome, loop.time())
                 if beating:
                     self._held_until = sent + settings.lease_seconds - settings.lease_margin_seconds
-                    if self._recovering:
+                    if self._claim_from == math.inf:
                         self._claim_from = sent + settings.lease_seconds
-                    self._unreachable = self._recovering = False
+                    self._unreachable = False
             # Probing may resume (a round applied) or go on past the lease (the store is out).
             self._wake.set()
             await asyncio.sleep(min(settings.refresh_seconds, max(0.0, next_beat - loop.time())))
