@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import itertools
 import logging
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -48,13 +49,24 @@ FAST = MonitorSettings(
 
 
 class SwitchableUnitOfWork(InMemoryUnitOfWork):
-    """The in-memory store behind a switch that makes it unreachable, as a database outage would."""
+    """The in-memory store behind a switch that makes it unreachable, as a database outage would.
 
-    def __init__(self, store: InMemoryStore, is_down: Callable[[], bool]) -> None:
+    `is_stalled`: while true, entering waits (a database that hangs rather than refuses).
+    """
+
+    def __init__(
+        self,
+        store: InMemoryStore,
+        is_down: Callable[[], bool],
+        is_stalled: Callable[[], bool] = lambda: False,
+    ) -> None:
         super().__init__(store)
         self._is_down = is_down
+        self._is_stalled = is_stalled
 
     def __enter__(self) -> Self:
+        while self._is_stalled():
+            time.sleep(0.01)
         if self._is_down():
             raise StorageUnavailable("connection refused (test outage)")
         return super().__enter__()
@@ -98,10 +110,11 @@ class Harness:
         self.down = False
         self.prober = FakeProber()
 
+        self.stalled = False
         self.worker_ids: list[str] = []
 
     def uow(self, is_down: Callable[[], bool] | None = None) -> UnitOfWork:
-        return SwitchableUnitOfWork(self.store, is_down or (lambda: self.down))
+        return SwitchableUnitOfWork(self.store, is_down or (lambda: self.down), lambda: self.stalled)
 
     def register(self, n: int, **overrides: object) -> Webserver:
         return RegisterWebserver(InMemoryUnitOfWork(self.store), FakeClock()).execute(
@@ -320,6 +333,24 @@ async def test_two_workers_through_an_outage_keep_their_servers_and_lose_nothing
     assert first.results_fenced == second.results_fenced == 0
     stored = sum(len(harness.history(server.id)) for server in servers)
     assert stored == first.probes_finished + second.probes_finished
+
+
+async def test_a_store_that_hangs_past_the_lease_counts_as_out_and_probing_goes_on(harness: Harness) -> None:
+    harness.register(1, interval_seconds=1)
+    harness.register(2, interval_seconds=1)
+    async with harness.running(SHORT_LEASE) as stats:
+        await eventually(lambda: stats.results_stored >= 2, what="first results stored")
+        harness.stalled = True
+        taken = stats.probes_finished
+        try:
+            # Every round and every write now waits, far past the 0.6 s lease.
+            await eventually(
+                lambda: stats.probes_finished >= taken + 6, within=8, what="probes while it hangs"
+            )
+        finally:
+            harness.stalled = False  # else the stalled threads would never let the monitor stop
+        await eventually(lambda: stats.results_stored == stats.probes_finished, within=5, what="all stored")
+    assert stats.results_fenced == 0
 
 
 class NotingProber(Prober):

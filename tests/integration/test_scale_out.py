@@ -2,8 +2,9 @@
 
 Three workers (lease 3 s, refresh 0.2 s) watch 200 servers with intervals of 1 and 2 s, all paths
 of one local target that notes when each path is hit. The target's hit times are the truth: each
-path is hit once per interval (no duplicate: no two hits closer than interval - 0.3 s; no gap over
-interval + 0.6 s in steady state), whoever holds it, while workers are killed, stopped and started.
+path is hit once per interval (no duplicate: no two hits closer than half an interval, see
+history_checks.shortest_gap; no gap over interval + 0.6 s in steady state), whoever holds it, while
+workers are killed, stopped and started; the stored history has each slot once, and health is its replay.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from healthmon.adapters.sqlalchemy.engine import create_database_engine, create_
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from healthmon.domain.webserver import Webserver, WebserverSettings
 from tests.integration.conftest import scratch_database
-from tests.integration.history_checks import EARLY, assert_history_is_the_truth
+from tests.integration.history_checks import assert_history_is_the_truth, shortest_gap
 from tests.integration.service import (
     HitLog,
     ServiceProcess,
@@ -40,7 +41,7 @@ LEASE = 3.0
 # Workers beat, claim and hand back three times a lease.
 HEARTBEAT = LEASE / 3
 WORKER_SETTINGS = {"lease_seconds": str(LEASE), "max_probes_per_host": "100", "shutdown_grace_seconds": "2"}
-# How much later than its interval a hit may come in steady state (EARLY: how much earlier).
+# How much later than its interval a hit may come in steady state.
 LATE = 0.6
 # A killed worker's servers wait for its lease to expire after its last beat, then for the next
 # heartbeat of a survivor, on a machine busy with three workers and the target.
@@ -113,11 +114,11 @@ class Cluster:
         )
 
     def assert_no_duplicates(self, since: float) -> None:
-        """No two hits of a server closer than its interval (less EARLY), from `since` on."""
+        """No two hits of a server closer than shortest_gap (no slot probed twice), from `since` on."""
         for server in self.servers:
             hits = self.target.times(path_of(server), since)
             gaps = [later - earlier for earlier, later in itertools.pairwise(hits)]
-            assert min(gaps, default=99.0) >= server.settings.interval_seconds - EARLY, (
+            assert min(gaps, default=99.0) >= shortest_gap(server.settings.interval_seconds), (
                 path_of(server),
                 gaps,
             )
