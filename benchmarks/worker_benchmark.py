@@ -1,7 +1,7 @@
 """Worker benchmark: the real worker against N local targets, compared with a bare aiohttp loop.
 
     .venv/bin/python benchmarks/worker_benchmark.py [--servers 30000 --interval 60 --duration 150]
-                                                    [--database sqlite|postgres]
+                                                    [--database sqlite|postgres] [--https]
 
 A separate process serves every target (`/t/<n>`) from one loopback port with a minimal HTTP
 responder, so the target costs as little CPU as possible. The script registers N webservers in a
@@ -10,6 +10,10 @@ HEALTHMON_TEST_POSTGRES_URL), runs the real worker, as built by the container, f
 seconds, and prints probes/s, schedule lag (actual start minus planned start) p50/p99/max, the
 largest gap between two probes of one server, the worker's CPU and RSS. Then it runs a bare aiohttp
 loop with no database over the same targets and schedule (the baseline) and prints the ratio.
+
+--https serves the targets over TLS with a certificate from a throwaway CA (trustme) that both
+clients trust: every probe, of the worker and of the baseline, is a new connection with a full
+handshake (no session is reused), and the worker also reads each peer certificate's expiry.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import os
 import platform
 import resource
 import socket
+import ssl
 import tempfile
 import time
 from collections import defaultdict
@@ -31,9 +36,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
+import trustme
 from dependency_injector import providers
 from sqlalchemy import select
 
+from healthmon.adapters.aiohttp_prober import open_client_session
 from healthmon.adapters.memory_metrics import InMemoryMetrics
 from healthmon.adapters.sqlalchemy.engine import create_database_engine, database_url
 from healthmon.adapters.sqlalchemy.migrations import upgrade_database
@@ -72,9 +79,9 @@ class _Responder(asyncio.Protocol):
             self.transport.close()
 
 
-def _serve_targets(sock: socket.socket) -> None:
+def _serve_targets(sock: socket.socket, tls: ssl.SSLContext | None) -> None:
     async def main() -> None:
-        server = await asyncio.get_running_loop().create_server(_Responder, sock=sock, backlog=4096)
+        server = await asyncio.get_running_loop().create_server(_Responder, sock=sock, backlog=4096, ssl=tls)
         async with server:
             await server.serve_forever()
 
@@ -82,14 +89,26 @@ def _serve_targets(sock: socket.socket) -> None:
         asyncio.run(main())
 
 
+def throwaway_tls() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context with a certificate for 127.0.0.1 from a new CA, and a client context trusting it."""
+    ca = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server)
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    return server, client
+
+
 @contextlib.contextmanager
-def target_process() -> Iterator[int]:
-    """A child process answering 200 to every request on a loopback port; yields the port."""
+def target_process(tls: ssl.SSLContext | None = None) -> Iterator[int]:
+    """A child process answering 200 to every request on a loopback port (TLS with tls); yields the port."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(4096)
     port = sock.getsockname()[1]
-    process = multiprocessing.get_context("fork").Process(target=_serve_targets, args=(sock,), daemon=True)
+    process = multiprocessing.get_context("fork").Process(
+        target=_serve_targets, args=(sock, tls), daemon=True
+    )
     process.start()
     sock.close()
     try:
@@ -121,7 +140,9 @@ def usage() -> tuple[float, float]:
     return self.ru_utime + self.ru_stime, self.ru_maxrss / 1024
 
 
-async def run_worker(url: str, port: int, servers: int, interval: int, duration: float) -> dict[str, float]:
+async def run_worker(
+    url: str, port: int, servers: int, interval: int, duration: float, *, tls: ssl.SSLContext | None = None
+) -> dict[str, float]:
     settings = Settings(
         database_url=url,
         max_concurrent_probes=500,
@@ -132,13 +153,27 @@ async def run_worker(url: str, port: int, servers: int, interval: int, duration:
     # Every lag sample of the run, for its percentiles.
     metrics = InMemoryMetrics(samples_kept=None)
     container.metrics.override(providers.Object(metrics))
+    if tls is not None:
+        # The container's session, but trusting the benchmark's CA (and still under the outbound policy).
+        container.client_session.override(
+            providers.Resource(
+                open_client_session,
+                limit=settings.max_concurrent_probes,
+                limit_per_host=settings.max_probes_per_host,
+                ssl_context=tls,
+                policy=container.outbound_policy,
+            )
+        )
+    scheme = "http" if tls is None else "https"
     await container.init_resources()  # type: ignore[misc]
     try:
         with container.uow() as uow:
             for n in range(servers):
                 uow.webservers.add(
                     WebserverSettings(
-                        name=f"target {n}", url=f"http://127.0.0.1:{port}/t/{n}", interval_seconds=interval
+                        name=f"target {n}",
+                        url=f"{scheme}://127.0.0.1:{port}/t/{n}",
+                        interval_seconds=interval,
                     ),
                     now=datetime.now(UTC),
                 )
@@ -168,6 +203,7 @@ async def run_worker(url: str, port: int, servers: int, interval: int, duration:
         "servers over interval+1s": sum(1 for gap in gaps if gap > interval + 1),
         "stored": metrics.value(RESULTS_STORED),
         "cpu %": 100 * (cpu_after - cpu_before) / elapsed,
+        "cpu ms per probe": 1000 * (cpu_after - cpu_before) / max(finished, 1),
         "rss MiB": rss,
     }
 
@@ -190,10 +226,15 @@ def largest_gaps(url: str) -> list[float]:
     return [max((b - a for a, b in itertools.pairwise(times)), default=0.0) for times in starts.values()]
 
 
-async def run_baseline(port: int, servers: int, interval: int, duration: float) -> dict[str, float]:
+async def run_baseline(
+    port: int, servers: int, interval: int, duration: float, *, tls: ssl.SSLContext | None = None
+) -> dict[str, float]:
     """The same targets and schedule probed by a bare aiohttp loop: no database, no health."""
     loop = asyncio.get_running_loop()
-    connector = aiohttp.TCPConnector(limit=500, limit_per_host=500, force_close=True)
+    connector = aiohttp.TCPConnector(
+        limit=500, limit_per_host=500, force_close=True, ssl=tls if tls is not None else True
+    )
+    scheme = "http" if tls is None else "https"
     lags: list[float] = []
     done = 0
     cpu_before, _ = usage()
@@ -204,7 +245,7 @@ async def run_baseline(port: int, servers: int, interval: int, duration: float) 
         nonlocal done
         async with slots:
             lags.append(loop.time() - planned)
-            async with session.get(f"http://127.0.0.1:{port}/t/{n}") as response:
+            async with session.get(f"{scheme}://127.0.0.1:{port}/t/{n}") as response:
                 response.close()
             done += 1
 
@@ -232,6 +273,7 @@ async def run_baseline(port: int, servers: int, interval: int, duration: float) 
         "probes/s": done / elapsed,
         "lag p99 ms": percentile(lags, 0.99) * 1000,
         "cpu %": 100 * (cpu_after - cpu_before) / elapsed,
+        "cpu ms per probe": 1000 * (cpu_after - cpu_before) / max(done, 1),
     }
 
 
@@ -243,24 +285,35 @@ def main() -> None:
     parser.add_argument("--interval", type=int, default=60)
     parser.add_argument("--duration", type=float, default=150.0)
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="postgres")
+    parser.add_argument("--https", action="store_true", help="TLS targets, a full handshake per probe")
     arguments = parser.parse_args()
+    server_tls, client_tls = throwaway_tls() if arguments.https else (None, None)
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     print(
         f"{arguments.servers} servers every {arguments.interval} s for {arguments.duration:g} s "
-        f"on {arguments.database}; target: {arguments.servers / arguments.interval:.0f} probes/s"
+        f"on {arguments.database}{' over HTTPS' if arguments.https else ''}; "
+        f"target: {arguments.servers / arguments.interval:.0f} probes/s"
     )
-    with target_process() as port:
+    with target_process(server_tls) as port:
         with migrated_database(arguments.database) as url:
             worker = asyncio.run(
-                run_worker(url, port, arguments.servers, arguments.interval, arguments.duration)
+                run_worker(
+                    url, port, arguments.servers, arguments.interval, arguments.duration, tls=client_tls
+                )
             )
-        baseline = asyncio.run(run_baseline(port, arguments.servers, arguments.interval, arguments.duration))
+        baseline = asyncio.run(
+            run_baseline(port, arguments.servers, arguments.interval, arguments.duration, tls=client_tls)
+        )
     for label, figures in (("worker", worker), ("bare aiohttp baseline", baseline)):
         print(f"{label}:")
         for key, value in figures.items():
             print(f"  {key:28} {value:12.1f}")
     print(f"throughput ratio worker/baseline: {worker['probes/s'] / baseline['probes/s']:.3f}")
     print(f"CPU ratio worker/baseline: {worker['cpu %'] / max(baseline['cpu %'], 0.01):.2f}")
+    print(
+        "CPU per probe ratio worker/baseline: "
+        f"{worker['cpu ms per probe'] / max(baseline['cpu ms per probe'], 1e-9):.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -7,12 +7,13 @@ from collections.abc import Iterator
 
 from aiohttp.abc import AbstractResolver
 from dependency_injector import containers, providers
+from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
 from healthmon.adapters.aiohttp_prober import AiohttpProber, open_client_session
 from healthmon.adapters.apprise_notifier import AppriseNotifier
-from healthmon.adapters.memory_metrics import InMemoryMetrics
 from healthmon.adapters.notifiers import NotifierByKind
+from healthmon.adapters.prometheus_metrics import PrometheusMetrics
 from healthmon.adapters.sqlalchemy.engine import create_database_engine, create_session_factory
 from healthmon.adapters.sqlalchemy.migrations import prepare_database, upgrade_database
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
@@ -21,6 +22,7 @@ from healthmon.adapters.system_clock import SystemClock
 from healthmon.adapters.webhook_notifier import WebhookNotifier, open_delivery_session
 from healthmon.application.delivery_loop import DeliverDueEvents, DeliverySettings
 from healthmon.application.monitoring.membership import this_worker
+from healthmon.application.monitoring.metrics import MONITOR_METRICS
 from healthmon.application.monitoring.monitor import MonitorWebservers
 from healthmon.application.monitoring.settings import MonitorSettings
 from healthmon.application.storage_outages import OutageLog
@@ -36,8 +38,10 @@ from healthmon.application.use_cases.channels import (
 )
 from healthmon.application.use_cases.deliveries import ClaimDueDeliveries, RecordDeliveryAttempt
 from healthmon.application.use_cases.events import ListEvents
+from healthmon.application.use_cases.fleet import ReadFleet
 from healthmon.application.use_cases.history import ListProbeHistory
 from healthmon.application.use_cases.recording import RecordProbeResults
+from healthmon.application.use_cases.sync import ExportWebservers, SyncWebservers
 from healthmon.application.use_cases.webservers import (
     GetWebserver,
     ListWebservers,
@@ -46,8 +50,10 @@ from healthmon.application.use_cases.webservers import (
     UpdateWebserver,
 )
 from healthmon.application.use_cases.workers import ListWorkers
+from healthmon.domain.certificates import ExpiryWarnings
 from healthmon.domain.channels import ChannelKind
 from healthmon.domain.deliveries import RetrySchedule
+from healthmon.domain.outbound import OutboundPolicy
 from healthmon.settings import Settings
 
 
@@ -96,15 +102,27 @@ class Container(containers.DeclarativeContainer):
         SqlAlchemyUnitOfWork, session_factory=session_factory, on_answer=storage_outages.provided.answered
     )
     clock = providers.Singleton(SystemClock)
+    # Where probes and deliveries may connect; the API also refuses URLs whose literal address it denies.
+    outbound_policy = providers.Singleton(
+        OutboundPolicy, deny=settings.provided.outbound_deny, allow=settings.provided.outbound_allow
+    )
+    certificate_warnings = providers.Singleton(ExpiryWarnings, days=settings.provided.cert_warn_days)
 
-    register_webserver = providers.Factory(RegisterWebserver, uow=uow, clock=clock)
-    update_webserver = providers.Factory(UpdateWebserver, uow=uow, clock=clock)
+    register_webserver = providers.Factory(RegisterWebserver, uow=uow, clock=clock, policy=outbound_policy)
+    update_webserver = providers.Factory(UpdateWebserver, uow=uow, clock=clock, policy=outbound_policy)
     remove_webserver = providers.Factory(RemoveWebserver, uow=uow)
     get_webserver = providers.Factory(GetWebserver, uow=uow)
     list_webservers = providers.Factory(ListWebservers, uow=uow)
+    sync_webservers = providers.Factory(SyncWebservers, uow=uow, clock=clock)
+    export_webservers = providers.Factory(ExportWebservers, uow=uow)
     list_probe_history = providers.Factory(ListProbeHistory, uow=uow)
-    record_probe_results = providers.Factory(RecordProbeResults, uow=uow)
+    record_probe_results = providers.Factory(
+        RecordProbeResults, uow=uow, certificate_warnings=certificate_warnings
+    )
     list_workers = providers.Factory(ListWorkers, uow=uow, lease_seconds=settings.provided.lease_seconds)
+    read_fleet = providers.Factory(
+        ReadFleet, uow=uow, clock=clock, lease_seconds=settings.provided.lease_seconds
+    )
 
     # None is aiohttp's default, the system's resolver; tests put a fake here so no name leaves the machine.
     resolver: providers.Provider[AbstractResolver | None] = providers.Object(None)
@@ -113,6 +131,7 @@ class Container(containers.DeclarativeContainer):
         limit=settings.provided.max_concurrent_probes,
         limit_per_host=settings.provided.max_probes_per_host,
         resolver=resolver,
+        policy=outbound_policy,
     )
     prober = providers.Singleton(AiohttpProber, session=client_session)
     monitor_settings = providers.Singleton(
@@ -120,8 +139,10 @@ class Container(containers.DeclarativeContainer):
         settings,
         exclusive=providers.Callable(allows_one_worker, settings.provided.database_url),
     )
-    # Where the monitor counts; kept in memory until a metrics exporter is plugged in here.
-    metrics = providers.Singleton(InMemoryMetrics)
+    # Where the worker counts: prometheus-client instruments in a registry of this container's own
+    # (never the library's global one), served on /metrics or HEALTHMON_METRICS_PORT.
+    metrics_registry = providers.Singleton(CollectorRegistry, auto_describe=True)
+    metrics = providers.Singleton(PrometheusMetrics, declared=MONITOR_METRICS, registry=metrics_registry)
     # Entered by whichever process runs the worker, for as long as it runs.
     worker_lock = providers.Factory(sqlite_worker_lock, engine)
     # Who this process is: the monitor's leases and the delivery loop's claims are held under its id.
@@ -139,13 +160,17 @@ class Container(containers.DeclarativeContainer):
 
     # Alert deliveries: a ClientSession of their own (bounded, apart from the prober's, so a slow
     # receiver never delays a probe), a notifier per channel kind, and the loop every worker runs.
-    delivery_session = providers.Resource(open_delivery_session, limit=settings.provided.delivery_concurrency)
+    delivery_session = providers.Resource(
+        open_delivery_session,
+        limit=settings.provided.delivery_concurrency,
+        policy=outbound_policy,
+    )
     webhook_notifier = providers.Singleton(
         WebhookNotifier, session=delivery_session, timeout_seconds=settings.provided.delivery_timeout_seconds
     )
     # Needs no session: the API's channel use cases check URLs with it (url_problem) without any I/O.
     apprise_notifier = providers.Singleton(
-        AppriseNotifier, timeout_seconds=settings.provided.delivery_timeout_seconds
+        AppriseNotifier, timeout_seconds=settings.provided.delivery_timeout_seconds, policy=outbound_policy
     )
     notifier = providers.Singleton(
         NotifierByKind,
@@ -159,10 +184,14 @@ class Container(containers.DeclarativeContainer):
     # opens no session, and webhook URLs are the domain's to check, so an API process never opens
     # the delivery session.
     list_events = providers.Factory(ListEvents, uow=uow)
-    register_channel = providers.Factory(RegisterChannel, uow=uow, clock=clock, notifier=apprise_notifier)
+    register_channel = providers.Factory(
+        RegisterChannel, uow=uow, clock=clock, notifier=apprise_notifier, policy=outbound_policy
+    )
     list_channels = providers.Factory(ListChannels, uow=uow)
     get_channel = providers.Factory(GetChannel, uow=uow)
-    update_channel = providers.Factory(UpdateChannel, uow=uow, clock=clock, notifier=apprise_notifier)
+    update_channel = providers.Factory(
+        UpdateChannel, uow=uow, clock=clock, notifier=apprise_notifier, policy=outbound_policy
+    )
     remove_channel = providers.Factory(RemoveChannel, uow=uow)
     send_test_event = providers.Factory(SendTestEvent, uow=uow, clock=clock)
     list_deliveries = providers.Factory(ListDeliveries, uow=uow)
@@ -185,6 +214,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         settings=delivery_settings,
         worker_id=worker_info.provided.id,
+        metrics=metrics,
     )
 
 

@@ -8,6 +8,7 @@ unless it was committed.
 from __future__ import annotations
 
 import bisect
+import builtins
 import dataclasses
 import functools
 import itertools
@@ -27,14 +28,22 @@ from healthmon.application.ports import (
     HistoryCursor,
     ProbeResultRepository,
     UnitOfWork,
+    WebserverReading,
     WebserverRepository,
     WorkerInfo,
     WorkerRepository,
 )
 from healthmon.domain.channels import Channel, ChannelId, ChannelSettings
 from healthmon.domain.deliveries import Delivery, DeliveryId, DeliveryStatus
-from healthmon.domain.errors import WebserverAlreadyRegistered
-from healthmon.domain.events import EventId, EventType, HealthChanged, RecordedEvent, new_event_id
+from healthmon.domain.errors import WebserverAlreadyRegistered, WebserverKeyTaken
+from healthmon.domain.events import (
+    CertificateExpiring,
+    EventId,
+    EventType,
+    HealthChanged,
+    RecordedEvent,
+    new_event_id,
+)
 from healthmon.domain.health import HealthState
 from healthmon.domain.ids import ProbeId, WebserverId
 from healthmon.domain.probe import ProbeResult, RecordedProbe
@@ -98,6 +107,7 @@ class InMemoryWebserverRepository(WebserverRepository):
     def add(self, settings: WebserverSettings, now: datetime) -> Webserver:
         if settings.url in self._store.ids_by_url:
             raise WebserverAlreadyRegistered(settings.url)
+        self._check_key(settings.key, WebserverId(0))
         webserver = Webserver(
             id=WebserverId(next(self._store.webserver_ids)), settings=settings, created_at=now, updated_at=now
         )
@@ -105,6 +115,16 @@ class InMemoryWebserverRepository(WebserverRepository):
         self._store.histories[webserver.id] = []
         self._undo.append(lambda: self._store.histories.pop(webserver.id))
         return webserver
+
+    def add_many(
+        self, settings: Sequence[WebserverSettings], now: datetime, *, managed: bool
+    ) -> list[Webserver]:
+        added = []
+        for each in settings:
+            webserver = dataclasses.replace(self.add(each, now), managed=managed)
+            self._put(webserver)
+            added.append(webserver)
+        return added
 
     def get(self, webserver_id: WebserverId, *, lock: bool = False) -> Webserver | None:
         # Every unit of work already holds the store's lock for its whole block.
@@ -120,6 +140,7 @@ class InMemoryWebserverRepository(WebserverRepository):
         owner = self._store.ids_by_url.get(webserver.settings.url)
         if owner is not None and owner != webserver.id:
             raise WebserverAlreadyRegistered(webserver.settings.url)
+        self._check_key(webserver.settings.key, webserver.id)
         if webserver.id in self._store.webservers:
             self._put(webserver)
 
@@ -142,6 +163,13 @@ class InMemoryWebserverRepository(WebserverRepository):
         self._undo.append(undo)
         return True
 
+    def save_many(self, webservers: Sequence[Webserver]) -> None:
+        for webserver in webservers:
+            self.save(webserver)
+
+    def remove_many(self, webserver_ids: Collection[WebserverId]) -> int:
+        return sum(self.remove(webserver_id) for webserver_id in set(webserver_ids))
+
     def list(
         self,
         *,
@@ -149,6 +177,7 @@ class InMemoryWebserverRepository(WebserverRepository):
         after: WebserverId | None = None,
         limit: int,
         owner: str | None = None,
+        lock: bool = False,
     ) -> list[Webserver]:
         matching = (
             webserver
@@ -171,6 +200,26 @@ class InMemoryWebserverRepository(WebserverRepository):
 
     def count(self) -> int:
         return len(self._store.webservers)
+
+    def _check_key(self, key: str | None, webserver_id: WebserverId) -> None:
+        # A scan: keys are rare outside syncs, and this store holds test-sized data.
+        others = self._store.webservers.values()
+        if key is not None and any(
+            other.settings.key == key and other.id != webserver_id for other in others
+        ):
+            raise WebserverKeyTaken(key)
+
+    def readings(self) -> builtins.list[WebserverReading]:
+        found: builtins.list[WebserverReading] = []
+        for webserver_id, webserver in sorted(self._store.webservers.items()):
+            history = self._store.histories.get(webserver_id)
+            newest = history[-1].result if history else None
+            found.append(
+                WebserverReading(webserver)
+                if newest is None
+                else WebserverReading(webserver, newest.success, newest.latency_ms)
+            )
+        return found
 
     def _put(self, webserver: Webserver) -> None:
         previous = self._store.webservers.get(webserver.id)
@@ -204,6 +253,9 @@ class InMemoryProbeResultRepository(ProbeResultRepository):
             history = self._store.histories.get(result.webserver_id)
             if history is None:
                 continue
+            if result.tls_expires_at is not None:
+                # History keeps no certificate expiry (TRANSIENT_PROBE_FIELDS), as the SQL store keeps none.
+                result = dataclasses.replace(result, tls_expires_at=None)  # noqa: PLW2901
             probe = RecordedProbe(id=ProbeId(next(self._store.probe_ids)), result=result)
             bisect.insort(history, probe, key=_position)
             self._undo.append(functools.partial(history.remove, probe))
@@ -324,12 +376,22 @@ class InMemoryEventRepository(EventRepository):
         self._undo = undo
 
     def add(self, type: EventType, occurred_at: datetime, change: HealthChanged | None) -> RecordedEvent:
+        return self._add(type, occurred_at, change, None)
+
+    def _add(
+        self,
+        type: EventType,
+        occurred_at: datetime,
+        change: HealthChanged | None,
+        certificate: CertificateExpiring | None,
+    ) -> RecordedEvent:
         event = RecordedEvent(
             id=new_event_id(),
             sequence=next(self._store.event_sequences),
             type=type,
             occurred_at=occurred_at,
             change=change,
+            certificate=certificate,
         )
         self._store.events.append(event)
         self._store.events_by_id[event.id] = event
@@ -343,6 +405,12 @@ class InMemoryEventRepository(EventRepository):
 
     def add_changes(self, changes: Sequence[HealthChanged]) -> list[RecordedEvent]:
         return [self.add(EventType.HEALTH_CHANGED, change.occurred_at, change) for change in changes]
+
+    def add_certificate_warnings(self, warnings: Sequence[CertificateExpiring]) -> list[RecordedEvent]:
+        return [
+            self._add(EventType.CERTIFICATE_EXPIRING, warning.occurred_at, None, warning)
+            for warning in warnings
+        ]
 
     def feed(
         self, *, after: int | None, webserver_id: WebserverId | None = None, limit: int
@@ -369,6 +437,12 @@ class InMemoryEventRepository(EventRepository):
             if event.type is EventType.HEALTH_CHANGED and webserver_id in wanted and webserver_id not in last:
                 last[webserver_id] = event
         return last
+
+    def count_by_type(self) -> dict[EventType, int]:
+        counts = dict.fromkeys(EventType, 0)
+        for event in self._store.events:
+            counts[event.type] += 1
+        return counts
 
 
 def _sequence(event: RecordedEvent) -> int:
@@ -516,6 +590,12 @@ class InMemoryDeliveryRepository(DeliveryRepository):
             and (status is None or delivery.status is status)
         )
         return list(itertools.islice(matching, limit))
+
+    def count_by_status(self) -> dict[DeliveryStatus, int]:
+        counts = dict.fromkeys(DeliveryStatus, 0)
+        for delivery in self._store.deliveries.values():
+            counts[delivery.status] += 1
+        return counts
 
     def put(self, delivery_id: DeliveryId, delivery: Delivery | None) -> None:
         """Set (or, with None, delete) a delivery, undoably."""

@@ -12,7 +12,7 @@ from typing import Protocol, Self
 
 from healthmon.domain.channels import Channel, ChannelId, ChannelKind, ChannelSettings
 from healthmon.domain.deliveries import AttemptOutcome, Delivery, DeliveryId, DeliveryStatus
-from healthmon.domain.events import EventType, HealthChanged, RecordedEvent
+from healthmon.domain.events import CertificateExpiring, EventType, HealthChanged, RecordedEvent
 from healthmon.domain.health import HealthState
 from healthmon.domain.probe import ProbeId, ProbeResult, RecordedProbe
 from healthmon.domain.webserver import Webserver, WebserverId, WebserverSettings
@@ -40,11 +40,31 @@ class WorkerInfo:
     heartbeat_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class WebserverReading:
+    """A webserver as a scrape shows it: the webserver and what its newest stored probe measured."""
+
+    webserver: Webserver
+    # None until the webserver's first probe is stored (and again once its history is gone).
+    last_success: bool | None = None
+    last_latency_ms: float | None = None
+
+
 class WebserverRepository(Protocol):
     """The stored webservers; never commits (the unit of work does)."""
 
     def add(self, settings: WebserverSettings, now: datetime) -> Webserver:
         """Store a new webserver under a fresh id; a URL already watched raises WebserverAlreadyRegistered."""
+        ...
+
+    def add_many(
+        self, settings: Sequence[WebserverSettings], now: datetime, *, managed: bool
+    ) -> builtins.list[Webserver]:
+        """Store new webservers, in this order, in few statements; a URL or key already taken raises.
+
+        A URL taken raises WebserverAlreadyRegistered, a key taken WebserverKeyTaken (both name the
+        first value the store reports, when it does).
+        """
         ...
 
     def get(self, webserver_id: WebserverId, *, lock: bool = False) -> Webserver | None:
@@ -61,8 +81,20 @@ class WebserverRepository(Protocol):
         """Write back a changed webserver; a URL watched by another raises WebserverAlreadyRegistered."""
         ...
 
+    def save_many(self, webservers: Sequence[Webserver]) -> None:
+        """Write back changed webservers in few statements, in order; a URL or key taken raises.
+
+        The store checks uniqueness row by row, as if each were saved alone in this order (a URL
+        taken raises WebserverAlreadyRegistered(None), a key WebserverKeyTaken(None)).
+        """
+        ...
+
     def remove(self, webserver_id: WebserverId) -> bool:
         """Delete the webserver and its history; False when it did not exist."""
+        ...
+
+    def remove_many(self, webserver_ids: Collection[WebserverId]) -> int:
+        """Delete these webservers and their histories in few statements; how many existed."""
         ...
 
     def list(
@@ -72,8 +104,12 @@ class WebserverRepository(Protocol):
         after: WebserverId | None = None,
         limit: int,
         owner: str | None = None,
+        lock: bool = False,
     ) -> list[Webserver]:
-        """Up to limit webservers in id order, past `after`; optionally only one state, or one holder's."""
+        """Up to limit webservers in id order, past `after`; optionally only one state, or one holder's.
+
+        With lock, the transaction starts as a writer and no other may change the rows read until it ends.
+        """
         ...
 
     def revision(self, owner: str | None = None) -> object:
@@ -86,6 +122,10 @@ class WebserverRepository(Protocol):
 
     def count(self) -> int:
         """How many webservers there are."""
+        ...
+
+    def readings(self) -> builtins.list[WebserverReading]:
+        """Every webserver in id order, each with its newest probe's success and latency, in one query."""
         ...
 
 
@@ -169,6 +209,10 @@ class EventRepository(Protocol):
         """
         ...
 
+    def add_certificate_warnings(self, warnings: Sequence[CertificateExpiring]) -> list[RecordedEvent]:
+        """Store one webserver.certificate_expiring event per warning, in this order, as add_changes does."""
+        ...
+
     def feed(
         self, *, after: int | None, webserver_id: WebserverId | None = None, limit: int
     ) -> list[RecordedEvent]:
@@ -181,6 +225,10 @@ class EventRepository(Protocol):
 
     def last_of(self, webserver_ids: Collection[WebserverId]) -> dict[WebserverId, RecordedEvent]:
         """The newest health event of each of these webservers that has one."""
+        ...
+
+    def count_by_type(self) -> dict[EventType, int]:
+        """How many events are stored, per type (every type present, 0 when it has none)."""
         ...
 
 
@@ -268,6 +316,10 @@ class DeliveryRepository(Protocol):
         limit: int,
     ) -> list[Delivery]:
         """Up to limit deliveries of the channel in id order, past `after`; optionally of one status."""
+        ...
+
+    def count_by_status(self) -> dict[DeliveryStatus, int]:
+        """How many deliveries are stored, per status (every status present, 0 when it has none)."""
         ...
 
 

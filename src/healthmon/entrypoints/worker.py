@@ -9,6 +9,7 @@ import signal
 from healthmon.application.delivery_loop import DeliverDueEvents, DeliveryStats
 from healthmon.application.monitoring.monitor import MonitorWebservers
 from healthmon.container import Container
+from healthmon.entrypoints.metrics_server import serving_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -44,14 +45,18 @@ async def serve_worker(container: Container) -> None:
     """The `healthmon worker` process: init resources, monitor until a signal, shut resources down."""
     stop = asyncio.Event()
     stop_on_signals(stop)
+    settings = container.settings()
     await container.init_resources()  # type: ignore[misc]
     try:
         with container.worker_lock():
-            deliveries = await start_deliveries(container, stop)
-            try:
-                await run_monitor(container, stop)
-            finally:
-                stop.set()
-                await deliveries
+            async with serving_metrics(
+                container.metrics_registry(), host=settings.host, port=settings.metrics_port
+            ):
+                deliveries = await start_deliveries(container, stop)
+                try:
+                    await run_monitor(container, stop)
+                finally:
+                    stop.set()
+                    await deliveries
     finally:
         await container.shutdown_resources()  # type: ignore[misc]

@@ -80,10 +80,14 @@ schema = schemathesis.openapi.from_asgi("/schema/openapi.json", APP, headers={"H
 schema.config.checks.update(included_check_names=["all"])
 
 
-# The one rule no schema of a PATCH can state: what a channel's new URL and secret may be depends on
-# the kind it was registered with (a webhook takes http(s) URLs and a secret, apprise neither), so
-# a body that fits the schema may rightly get a 422 there. Every other check runs on it too.
-STATEFUL_RULES: dict[str, list[CheckFunction]] = {"PATCH /channels/{channel_id}": [positive_data_acceptance]}
+# The rules no schema can state. A PATCH of a channel: what its new URL and secret may be depends on
+# the kind it was registered with (a webhook takes http(s) URLs and a secret, apprise neither). A
+# sync: no two entries may share a key or a URL in its one spelling (uniqueItems compares whole
+# items). A body that fits the schema may rightly get a 422 there; every other check runs on them.
+STATEFUL_RULES: dict[str, list[CheckFunction]] = {
+    "PATCH /channels/{channel_id}": [positive_data_acceptance],
+    "POST /webservers/sync": [positive_data_acceptance],
+}
 
 
 @schema.parametrize()

@@ -22,7 +22,7 @@ from healthmon.adapters.sqlalchemy.tables import requests_table, webservers_tabl
 from healthmon.application.ports import WorkerInfo
 from healthmon.domain.health import HealthState, HealthStateMachine
 from healthmon.domain.ids import ProbeId
-from healthmon.domain.probe import ErrorKind, ProbeResult, RecordedProbe
+from healthmon.domain.probe import TRANSIENT_PROBE_FIELDS, ErrorKind, ProbeResult, RecordedProbe
 from healthmon.domain.webserver import Webserver, WebserverSettings
 
 # A result row of any shape; the column tuples below fix the shapes these converters read.
@@ -60,9 +60,10 @@ if _PLAIN_FIELDS[0] != "id":  # pragma: no cover - a guard for whoever reorders 
 WEBSERVER_COLUMNS: Final = _columns(
     webservers_table, (_PLAIN_FIELDS[0], *SETTINGS_FIELDS, *HEALTH_COLUMN_NAMES, *_PLAIN_FIELDS[1:])
 )
-# The health and the times a probe moves: what a save after recording results changes.
+# The health, the times and the certificate a probe moves: what a save after recording results changes.
 HEALTH_SAVE_COLUMNS: Final = _columns(
-    webservers_table, ("id", *HEALTH_COLUMN_NAMES, "health_changed_at", "last_checked_at")
+    webservers_table,
+    ("id", *HEALTH_COLUMN_NAMES, "health_changed_at", "last_checked_at", "tls_expires_at", "tls_warned_days"),
 )
 
 _position = {column.name: index for index, column in enumerate(WEBSERVER_COLUMNS)}
@@ -102,14 +103,23 @@ _set_created_at = _slot_setter("created_at")
 _set_updated_at = _slot_setter("updated_at")
 _set_health_changed_at = _slot_setter("health_changed_at")
 _set_last_checked_at = _slot_setter("last_checked_at")
+_set_tls_expires_at = _slot_setter("tls_expires_at")
+_set_tls_warned_days = _slot_setter("tls_warned_days")
+_set_managed = _slot_setter("managed")
 _SET_BY_TO_WEBSERVER: Final = {
-    "id", "settings", "health", "created_at", "updated_at", "health_changed_at", "last_checked_at"
+    "id", "settings", "health", "created_at", "updated_at", "health_changed_at", "last_checked_at",
+    "tls_expires_at", "tls_warned_days", "managed",
 }  # fmt: skip
 if set(_field_names(Webserver)) != _SET_BY_TO_WEBSERVER or hasattr(Webserver, "__post_init__"):
     raise TypeError("Webserver's fields changed: teach to_webserver to set each one")  # pragma: no cover
-_ID, _CREATED_AT, _UPDATED_AT, _HEALTH_CHANGED_AT, _LAST_CHECKED_AT = (
-    _position[name] for name in ("id", "created_at", "updated_at", "health_changed_at", "last_checked_at")
-)
+(_ID, _CREATED_AT, _UPDATED_AT, _HEALTH_CHANGED_AT, _LAST_CHECKED_AT, _TLS_EXPIRES_AT, _TLS_WARNED_DAYS,
+ _MANAGED) = (
+    _position[name]
+    for name in (
+        "id", "created_at", "updated_at", "health_changed_at", "last_checked_at", "tls_expires_at",
+        "tls_warned_days", "managed",
+    )
+)  # fmt: skip
 
 
 def to_webserver(row: AnyRow) -> Webserver:
@@ -122,6 +132,9 @@ def to_webserver(row: AnyRow) -> Webserver:
     _set_updated_at(webserver, row[_UPDATED_AT])
     _set_health_changed_at(webserver, row[_HEALTH_CHANGED_AT])
     _set_last_checked_at(webserver, row[_LAST_CHECKED_AT])
+    _set_tls_expires_at(webserver, row[_TLS_EXPIRES_AT])
+    _set_tls_warned_days(webserver, row[_TLS_WARNED_DAYS])
+    _set_managed(webserver, row[_MANAGED])
     return webserver
 
 
@@ -161,6 +174,8 @@ def health_save_values(webserver: Webserver) -> dict[str, Any]:
         "consecutive_failures": health.consecutive_failures,
         "health_changed_at": webserver.health_changed_at,
         "last_checked_at": webserver.last_checked_at,
+        "tls_expires_at": webserver.tls_expires_at,
+        "tls_warned_days": webserver.tls_warned_days,
     }
 
 
@@ -172,7 +187,7 @@ def health_save_values(webserver: Webserver) -> dict[str, Any]:
 _PROBE_FIELDS: Final = (
     "webserver_id", "started_at", "latency_ms", "status_code", "success", "error_kind", "error_message"
 )  # fmt: skip
-if set(_field_names(ProbeResult)) != set(_PROBE_FIELDS):  # pragma: no cover
+if set(_field_names(ProbeResult)) - set(TRANSIENT_PROBE_FIELDS) != set(_PROBE_FIELDS):  # pragma: no cover
     raise TypeError("ProbeResult's fields changed: teach to_recorded_probe and request_values each one")
 # The order to_recorded_probe reads: the probe's id, then ProbeResult's fields.
 REQUEST_COLUMNS: Final = _columns(requests_table, ("id", *_PROBE_FIELDS))

@@ -21,6 +21,7 @@ from healthmon.adapters.sqlalchemy.tables import events_table
 from healthmon.adapters.sqlalchemy.transactions import start_writing
 from healthmon.application.ports import EventRepository
 from healthmon.domain.events import (
+    CertificateExpiring,
     EventId,
     EventType,
     HealthChanged,
@@ -29,7 +30,7 @@ from healthmon.domain.events import (
     new_event_id,
 )
 from healthmon.domain.health import HealthState
-from healthmon.domain.probe import ErrorKind, ProbeResult
+from healthmon.domain.probe import TRANSIENT_PROBE_FIELDS, ErrorKind, ProbeResult
 from healthmon.domain.webserver import WebserverId
 
 # The key of the advisory lock that orders event inserts ("hmev" in ASCII); nothing else uses it.
@@ -39,7 +40,9 @@ _e = events_table.c
 
 # The probe's fields, stored under a "probe_" prefix; its webserver is the event's.
 _PROBE_FIELDS: Final = tuple(
-    field.name for field in dataclasses.fields(ProbeResult) if field.name != "webserver_id"
+    field.name
+    for field in dataclasses.fields(ProbeResult)
+    if field.name != "webserver_id" and field.name not in TRANSIENT_PROBE_FIELDS
 )
 _PROBE_COLUMNS: Final = tuple(_e[f"probe_{name}"] for name in _PROBE_FIELDS)
 # The snapshot's fields, stored under a "webserver_" prefix.
@@ -56,8 +59,11 @@ EVENT_COLUMNS: Final = (
     _e.from_state,
     _e.to_state,
     *_PROBE_COLUMNS,
+    _e.certificate_expires_at,
+    _e.certificate_threshold_days,
 )
 _SNAPSHOT_END: Final = 4 + len(_SNAPSHOT_COLUMNS)
+_PROBE_END: Final = _SNAPSHOT_END + 2 + len(_PROBE_COLUMNS)
 
 
 def to_event(row: Any) -> RecordedEvent:
@@ -65,8 +71,17 @@ def to_event(row: Any) -> RecordedEvent:
     sequence, event_id, event_type, occurred_at = row[:4]
     snapshot = row[4:_SNAPSHOT_END]
     from_state, to_state = row[_SNAPSHOT_END : _SNAPSHOT_END + 2]
-    probe_values = dict(zip(_PROBE_FIELDS, row[_SNAPSHOT_END + 2 :], strict=True))
+    probe_values = dict(zip(_PROBE_FIELDS, row[_SNAPSHOT_END + 2 : _PROBE_END], strict=True))
+    expires_at, threshold_days = row[_PROBE_END:]
     change = None
+    certificate = None
+    if expires_at is not None:
+        certificate = CertificateExpiring(
+            webserver=WebserverSnapshot(*snapshot),
+            expires_at=expires_at,
+            threshold_days=threshold_days,
+            occurred_at=occurred_at,
+        )
     if from_state is not None:
         webserver = WebserverSnapshot(*snapshot)
         probe = None
@@ -87,6 +102,7 @@ def to_event(row: Any) -> RecordedEvent:
         type=EventType(event_type),
         occurred_at=occurred_at,
         change=change,
+        certificate=certificate,
     )
 
 
@@ -94,11 +110,24 @@ def to_event(row: Any) -> RecordedEvent:
 _INSERT_COLUMNS: Final = tuple(column.name for column in EVENT_COLUMNS if column is not _e.sequence)
 
 
+# What one event to add holds: its type and time, and the health change or certificate warning it is.
+_Draft = tuple[EventType, datetime, HealthChanged | None, CertificateExpiring | None]
+
+
 def _event_values(
-    event_id: EventId, type: EventType, occurred_at: datetime, change: HealthChanged | None
+    event_id: EventId,
+    type: EventType,
+    occurred_at: datetime,
+    change: HealthChanged | None,
+    certificate: CertificateExpiring | None,
 ) -> dict[str, Any]:
     values: dict[str, Any] = dict.fromkeys(_INSERT_COLUMNS)
     values.update(id=event_id, type=type.value, occurred_at=occurred_at)
+    if certificate is not None:
+        for field in dataclasses.fields(WebserverSnapshot):
+            values[f"webserver_{field.name}"] = getattr(certificate.webserver, field.name)
+        values["certificate_expires_at"] = certificate.expires_at
+        values["certificate_threshold_days"] = certificate.threshold_days
     if change is None:
         return values
     for field in dataclasses.fields(WebserverSnapshot):
@@ -138,15 +167,20 @@ class SqlAlchemyEventRepository(EventRepository):
         self._ordered_in = self._session.get_transaction()
 
     def add(self, type: EventType, occurred_at: datetime, change: HealthChanged | None) -> RecordedEvent:
-        [event] = self._add_all([(type, occurred_at, change)])
+        [event] = self._add_all([(type, occurred_at, change, None)])
         return event
 
     def add_changes(self, changes: Sequence[HealthChanged]) -> list[RecordedEvent]:
-        return self._add_all([(EventType.HEALTH_CHANGED, change.occurred_at, change) for change in changes])
+        return self._add_all(
+            [(EventType.HEALTH_CHANGED, change.occurred_at, change, None) for change in changes]
+        )
 
-    def _add_all(
-        self, events: Sequence[tuple[EventType, datetime, HealthChanged | None]]
-    ) -> list[RecordedEvent]:
+    def add_certificate_warnings(self, warnings: Sequence[CertificateExpiring]) -> list[RecordedEvent]:
+        return self._add_all(
+            [(EventType.CERTIFICATE_EXPIRING, warning.occurred_at, None, warning) for warning in warnings]
+        )
+
+    def _add_all(self, events: Sequence[_Draft]) -> list[RecordedEvent]:
         if not events:
             return []
         ids = [new_event_id() for _ in events]
@@ -155,8 +189,17 @@ class SqlAlchemyEventRepository(EventRepository):
             self._take_turn()
             sequences = self._session.execute(_ADD, rows).scalars().all()
         return [
-            RecordedEvent(id=event_id, sequence=sequence, type=type, occurred_at=occurred_at, change=change)
-            for event_id, sequence, (type, occurred_at, change) in zip(ids, sequences, events, strict=True)
+            RecordedEvent(
+                id=event_id,
+                sequence=sequence,
+                type=type,
+                occurred_at=occurred_at,
+                change=change,
+                certificate=certificate,
+            )
+            for event_id, sequence, (type, occurred_at, change, certificate) in zip(
+                ids, sequences, events, strict=True
+            )
         ]
 
     def feed(
@@ -175,6 +218,14 @@ class SqlAlchemyEventRepository(EventRepository):
         with translated_errors():
             latest = self._session.execute(select(func.max(_e.sequence))).scalar_one()
         return 0 if latest is None else int(latest)
+
+    def count_by_type(self) -> dict[EventType, int]:
+        statement = select(_e.type, func.count()).group_by(_e.type)
+        counts = dict.fromkeys(EventType, 0)
+        with translated_errors():
+            for type_name, count in self._session.execute(statement):
+                counts[EventType(type_name)] = int(count)
+        return counts
 
     def last_of(self, webserver_ids: Collection[WebserverId]) -> dict[WebserverId, RecordedEvent]:
         if not webserver_ids:

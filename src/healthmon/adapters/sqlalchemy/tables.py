@@ -25,12 +25,15 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     literal_column,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from healthmon.domain.deliveries import DeliveryStatus
+from healthmon.domain.events import EventType
 from healthmon.domain.health import THRESHOLD_RANGE, HealthState
+from healthmon.domain.patterns import KEY_MAX_LENGTH
 from healthmon.domain.webserver import NAME_MAX_LENGTH, SECONDS_RANGE, URL_MAX_LENGTH
 
 # Constraint names must be deterministic so migrations can drop them by name; SQLite batch
@@ -88,6 +91,7 @@ def _between(column: str, allowed: range) -> CheckConstraint:
 
 
 _HEALTH_STATES = ", ".join(f"'{state.value}'" for state in HealthState)
+_EVENT_TYPES = ", ".join(f"'{event_type.value}'" for event_type in EventType)
 
 
 class WebserverRow(Base):
@@ -96,6 +100,8 @@ class WebserverRow(Base):
     __tablename__ = "webservers"
     __table_args__ = (
         UniqueConstraint("url"),
+        # NULL (no key) is not a value: any number of servers may have none.
+        UniqueConstraint("key"),
         _between("interval_seconds", SECONDS_RANGE),
         _between("timeout_seconds", SECONDS_RANGE),
         _between("healthy_threshold", THRESHOLD_RANGE),
@@ -121,11 +127,15 @@ class WebserverRow(Base):
     unhealthy_threshold: Mapped[int]
     follow_redirects: Mapped[bool]
     verify_tls: Mapped[bool]
+    key: Mapped[str | None] = mapped_column(String(KEY_MAX_LENGTH))
     health: Mapped[str] = mapped_column(String(16), server_default="unknown")
     consecutive_successes: Mapped[int] = mapped_column(server_default="0")
     consecutive_failures: Mapped[int] = mapped_column(server_default="0")
     health_changed_at: Mapped[datetime | None]
     last_checked_at: Mapped[datetime | None]
+    # The expiry of the certificate last seen, and the tightest warning (days) already sent for it.
+    tls_expires_at: Mapped[datetime | None]
+    tls_warned_days: Mapped[int | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     # Bumped by every save that changes a setting (never by health), so a worker can tell from
@@ -137,6 +147,8 @@ class WebserverRow(Base):
     # The fencing token of the lease: bumped by every claim, so a result taken under an older epoch
     # (by a worker that lost the server meanwhile) is known to be stale when it reaches the database.
     lease_epoch: Mapped[int] = mapped_column(server_default="0")
+    # Created or last changed by a sync (a file of servers); only such servers are ever pruned.
+    managed: Mapped[bool] = mapped_column(server_default=false())
 
 
 class WorkerRow(Base):
@@ -197,9 +209,15 @@ class EventRow(Base):
     __tablename__ = "events"
     __table_args__ = (
         UniqueConstraint("id"),
-        CheckConstraint("type IN ('webserver.health_changed', 'webhook.test')", name="event_type"),
+        CheckConstraint(f"type IN ({_EVENT_TYPES})", name="event_type"),
         CheckConstraint(
-            "(type = 'webhook.test') = (from_state IS NULL AND to_state IS NULL)", name="change_of_health"
+            "(type = 'webserver.health_changed') = (from_state IS NOT NULL AND to_state IS NOT NULL)",
+            name="change_of_health",
+        ),
+        CheckConstraint(
+            "(type = 'webserver.certificate_expiring') = "
+            "(certificate_expires_at IS NOT NULL AND certificate_threshold_days IS NOT NULL)",
+            name="certificate_expiry",
         ),
         # The feed of one webserver, and each webserver's last event, walk this index in order.
         Index("ix_events_webserver_id_sequence", "webserver_id", "sequence"),
@@ -227,6 +245,9 @@ class EventRow(Base):
     probe_error_kind: Mapped[str | None] = mapped_column(String(32))
     probe_error_message: Mapped[str | None] = mapped_column(Text)
     probe_success: Mapped[bool | None]
+    # A certificate warning: when the certificate expires, and the threshold (days) it crossed.
+    certificate_expires_at: Mapped[datetime | None]
+    certificate_threshold_days: Mapped[int | None]
 
 
 class ChannelRow(Base):

@@ -12,13 +12,13 @@ from healthmon.application.monitoring.admission import ProbeAdmission
 from healthmon.application.monitoring.metrics import (
     PROBE_LAG,
     PROBES_ABANDONED,
-    PROBES_FINISHED,
     PROBES_IN_FLIGHT,
     PROBES_SKIPPED,
     PROBES_STARTED,
     PROBES_WAITING,
     RESULTS_BUFFERED,
     RESULTS_DROPPED,
+    count_probe,
 )
 from healthmon.application.monitoring.result_buffer import ResultBuffer
 from healthmon.application.monitoring.schedule import Schedule, Ticket
@@ -167,7 +167,7 @@ class Dispatcher:
             current = self._schedule.finish(ticket, loop.time())
             self._admission.release(ticket)
             self._wake.set()
-        self._metrics.add(PROBES_FINISHED, 1, "success" if result.success else "failure")
+        count_probe(self._metrics, result)
         if current:
             self._buffer.put(result, epoch)
             if len(self._buffer) >= self._settings.batch_size:

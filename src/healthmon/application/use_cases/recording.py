@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from healthmon.application.health_events import record_health_changes, snapshot
+from healthmon.application.health_events import record_certificate_warnings, record_health_changes, snapshot
 from healthmon.application.ports import UnitOfWork
-from healthmon.domain.events import HealthChanged
+from healthmon.domain.certificates import ExpiryWarnings
+from healthmon.domain.events import CertificateExpiring, HealthChanged
 from healthmon.domain.health import HealthState
 from healthmon.domain.probe import ProbeResult
 from healthmon.domain.webserver import WebserverId
@@ -56,12 +57,17 @@ class RecordProbeResults:
     - Each health change is stored as one event (occurred_at and probe: the result that made it),
       queued for every enabled channel that covers the webserver, in the batch's transaction: so
       there is exactly one event per transition, and none without one.
+    - A result that read a TLS certificate updates the webserver's tls_expires_at; when the expiry
+      first comes within one of the warning thresholds (once per threshold per certificate, the
+      warned threshold kept with the webserver so a restart does not warn again), a
+      webserver.certificate_expiring event is stored and queued the same way.
     - The whole batch is one transaction: all of it is stored, or none.
     - Each health change is logged as `webserver ID NAME: old -> new`.
     """
 
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, certificate_warnings: ExpiryWarnings | None = None) -> None:
         self._uow = uow
+        self._warnings = certificate_warnings if certificate_warnings is not None else ExpiryWarnings()
 
     def execute(
         self, results: Sequence[ProbeResult], *, epochs: Sequence[int] | None = None
@@ -81,6 +87,7 @@ class RecordProbeResults:
             current = uow.workers.epochs(servers.keys()) if epochs is not None else {}
             kept: list[ProbeResult] = []
             events: list[HealthChanged] = []
+            warnings: list[CertificateExpiring] = []
             for result, epoch in ordered:
                 before = servers.get(result.webserver_id)
                 if before is not None and epoch is not None and current.get(result.webserver_id) != epoch:
@@ -92,6 +99,19 @@ class RecordProbeResults:
                     continue
                 kept.append(result)
                 after, transition = before.record(result)
+                if result.tls_expires_at is not None:
+                    after, due = after.see_certificate(
+                        result.tls_expires_at, result.started_at, self._warnings
+                    )
+                    if due is not None:
+                        warnings.append(
+                            CertificateExpiring(
+                                webserver=snapshot(after),
+                                expires_at=result.tls_expires_at,
+                                threshold_days=due,
+                                occurred_at=result.started_at,
+                            )
+                        )
                 servers[result.webserver_id] = after
                 if transition.changed:
                     events.append(
@@ -112,9 +132,12 @@ class RecordProbeResults:
                             result.started_at,
                         )
                     )
-            if events:
-                # Channels are read once per batch, and only when some health changed.
-                record_health_changes(uow, events, uow.channels.all())
+            if events or warnings:
+                # Channels are read once per batch, and only when some health changed or a certificate
+                # is to be warned about.
+                channels = uow.channels.all()
+                record_health_changes(uow, events, channels)
+                record_certificate_warnings(uow, warnings, channels)
             uow.probe_results.add_many(kept)
             for webserver in servers.values():
                 uow.webservers.save(webserver)
@@ -127,6 +150,14 @@ class RecordProbeResults:
                 change.name,
                 change.old,
                 change.new,
+            )
+        for warning in warnings:
+            logger.warning(
+                "webserver %s %r: TLS certificate expires at %s, within %s days",
+                warning.webserver.id,
+                warning.webserver.name,
+                warning.expires_at.isoformat(),
+                warning.threshold_days,
             )
         return RecordOutcome(
             stored=len(kept), dropped=len(results) - len(kept), changes=changes, fenced=fenced

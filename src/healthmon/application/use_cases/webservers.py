@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 
 from healthmon.application.health_events import record_health_changes, snapshot
 from healthmon.application.ports import Clock, UnitOfWork
+from healthmon.application.use_cases.outbound_urls import check_outbound
 from healthmon.application.use_cases.paging import DEFAULT_PAGE_SIZE, Page, check_limit
 from healthmon.domain.errors import WebserverNotFound
 from healthmon.domain.events import HealthChanged, RecordedEvent
 from healthmon.domain.health import HealthState
+from healthmon.domain.outbound import OutboundPolicy
 from healthmon.domain.probe import RecordedProbe
 from healthmon.domain.webserver import Webserver, WebserverChanges, WebserverId, WebserverSettings
 
@@ -46,16 +48,20 @@ class RegisterWebserver:
     """Start watching a webserver.
 
     - The settings are already validated by WebserverSettings.
+    - A URL whose host is an IP address the outbound policy denies is refused (InvalidField); a host
+      name is judged where it is connected to, on every probe.
     - A URL is watched once: registering it again raises WebserverAlreadyRegistered.
     - Health starts unknown with both streaks at zero.
     """
 
-    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWork, clock: Clock, policy: OutboundPolicy | None = None) -> None:
         self._uow = uow
         self._clock = clock
+        self._policy = policy if policy is not None else OutboundPolicy()
 
     def execute(self, settings: WebserverSettings) -> Webserver:
         """Store the webserver and return it with its new id."""
+        check_outbound(self._policy, settings.url)
         with self._uow as uow:
             webserver = uow.webservers.add(settings, self._clock.now())
             uow.commit()
@@ -68,21 +74,25 @@ class UpdateWebserver:
     """Change some of a webserver's settings.
 
     - Fields left as None keep their value; the result is validated as a whole.
+    - A new URL whose host is an IP address the outbound policy denies is refused (InvalidField).
     - A changed URL resets health to unknown with zero streaks; the history is kept.
     - A reset of a health that was not already unknown is a health change: one event (no probe,
       occurred_at now) and its deliveries, in the same transaction.
     - The row is locked while it changes, so a concurrent probe result is never lost.
     """
 
-    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWork, clock: Clock, policy: OutboundPolicy | None = None) -> None:
         self._uow = uow
         self._clock = clock
+        self._policy = policy if policy is not None else OutboundPolicy()
 
     def execute(self, webserver_id: WebserverId, changes: WebserverChanges) -> Webserver:
         """Apply the changes and return the updated webserver."""
         with self._uow as uow:
             current = require_webserver(uow.webservers.get(webserver_id, lock=True), webserver_id)
             updated = current.reconfigure(changes, self._clock.now())
+            if updated.settings.url != current.settings.url:
+                check_outbound(self._policy, updated.settings.url)
             if updated is not current:
                 uow.webservers.save(updated)
                 if updated.state is not current.state:

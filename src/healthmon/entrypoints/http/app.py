@@ -28,6 +28,7 @@ from litestar.openapi.spec import Components, SecurityRequirement, SecuritySchem
 from litestar.plugins.problem_details import ProblemDetailsPlugin
 from litestar.types import ExceptionHandler, Guard, Message, Scope
 
+from healthmon.adapters.prometheus_page import MetricsPage
 from healthmon.container import Container
 from healthmon.entrypoints.http.access import PUBLIC, ApiKeys
 from healthmon.entrypoints.http.channels import ChannelController
@@ -36,8 +37,10 @@ from healthmon.entrypoints.http.docs import OfflineDocsRenderPlugin
 from healthmon.entrypoints.http.events import list_events
 from healthmon.entrypoints.http.head import HeadAnsweringLitestar, allow_header
 from healthmon.entrypoints.http.health_checks import WorkerStatus, healthz, readyz
+from healthmon.entrypoints.http.metrics import metrics
 from healthmon.entrypoints.http.problems import http_exception_to_problem, problem_details
 from healthmon.entrypoints.http.schemas import MAX_BODY_BYTES
+from healthmon.entrypoints.http.sync import export_webservers, sync_webservers
 from healthmon.entrypoints.http.webservers import WebserverController
 from healthmon.entrypoints.http.workers import list_workers
 
@@ -49,6 +52,8 @@ HTTP_USE_CASES: Final = (
     "remove_webserver",
     "get_webserver",
     "list_webservers",
+    "sync_webservers",
+    "export_webservers",
     "list_probe_history",
     "list_workers",
     "list_events",
@@ -173,10 +178,26 @@ def create_app(
     worker = WorkerStatus(worker_alive)
     dependencies = {name: bridge(getattr(container, name)) for name in HTTP_USE_CASES}
     dependencies["worker"] = Provide(lambda: worker, sync_to_thread=False)
+    # The worker's own metrics are on the page only where the worker runs, in this process; built
+    # here, so the declared ones show (at zero) even before the worker first counts.
+    own = None
+    if worker_alive is not None:
+        container.metrics()
+        own = container.metrics_registry()
+    page = MetricsPage(container.read_fleet, container.clock(), own=own)
+    dependencies["metrics_page"] = Provide(lambda: page, sync_to_thread=False)
     security: list[SecurityRequirement] | None = [{BEARER: []}] if keys.enabled else None
     api = Router(
         "/",
-        route_handlers=[WebserverController, list_workers, list_events, ChannelController],
+        route_handlers=[
+            WebserverController,
+            sync_webservers,
+            export_webservers,
+            list_workers,
+            list_events,
+            ChannelController,
+            metrics,
+        ],
         security=security,
     )
     if keys.enabled:

@@ -51,6 +51,15 @@ PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
 MAX_BODY_BYTES: Final = 64 * 1024
 
 
+# The outbound network policy as the API enforces it, for the URL fields of webservers and channels.
+OUTBOUND_RULE: Final = (
+    "A host that is an IP address (IPv4-mapped IPv6 ones judged as IPv4) which the outbound network policy "
+    "denies is refused with 422: by default the cloud metadata addresses 169.254.169.254 and fd00:ec2::254, "
+    "or whatever HEALTHMON_OUTBOUND_DENY and HEALTHMON_OUTBOUND_ALLOW say (the most specific network "
+    "holding the address decides)."
+)
+
+
 def _documented(description: str, **schema: Any) -> Meta:
     # Litestar reads `extra` as OpenAPI keywords; msgspec validates none of this.
     return Meta(extra_json_schema={"description": description, "extra": schema})
@@ -82,7 +91,9 @@ Url = Annotated[
         "digits, hyphens or underscores (an international name in its IDNA `xn--` form, whose `xn--` "
         "labels must decode as IDNA), an IPv4 address or a bracketed IPv6 address; the port is 1 to "
         "65535. It is stored in one spelling: lower-case scheme and host, no default port (80, 443), "
-        "`/` for an empty path, no `#fragment`; two URLs with the same spelling are the same webserver.",
+        "`/` for an empty path, no `#fragment`; two URLs with the same spelling are the same webserver. "
+        f"{OUTBOUND_RULE} A host name is judged on the addresses it resolves to, at every connection: "
+        "a probe refused there fails with the error kind `blocked`.",
         maxLength=URL_MAX_LENGTH,
         pattern=URL_PATTERN,
     ),
@@ -239,6 +250,16 @@ class EventFeedOut(msgspec.Struct, kw_only=True):
     next_cursor: str
 
 
+TlsExpiresAt = Annotated[
+    datetime | None,
+    _documented(
+        "When the TLS certificate the server presented at its last verified handshake expires; null for "
+        "an http URL, a server probed with verify_tls false, or until a handshake has succeeded. It is "
+        "kept through failed probes and cleared when the URL changes."
+    ),
+]
+
+
 class WebserverOut(msgspec.Struct, kw_only=True):
     """A webserver: its settings, its current health and when things last happened."""
 
@@ -251,11 +272,14 @@ class WebserverOut(msgspec.Struct, kw_only=True):
     unhealthy_threshold: int
     follow_redirects: bool
     verify_tls: bool
+    key: str | None
+    managed: bool
     health: HealthState
     health_changed_at: datetime | None
     consecutive_successes: int
     consecutive_failures: int
     last_checked_at: datetime | None
+    tls_expires_at: TlsExpiresAt
     created_at: datetime
     updated_at: datetime
 
@@ -310,11 +334,14 @@ def _webserver_fields(webserver: Webserver) -> dict[str, Any]:
         "unhealthy_threshold": settings.unhealthy_threshold,
         "follow_redirects": settings.follow_redirects,
         "verify_tls": settings.verify_tls,
+        "key": settings.key,
+        "managed": webserver.managed,
         "health": webserver.state,
         "health_changed_at": webserver.health_changed_at,
         "consecutive_successes": webserver.health.consecutive_successes,
         "consecutive_failures": webserver.health.consecutive_failures,
         "last_checked_at": webserver.last_checked_at,
+        "tls_expires_at": webserver.tls_expires_at,
         "created_at": webserver.created_at,
         "updated_at": webserver.updated_at,
     }
@@ -365,10 +392,12 @@ class StatusOut(msgspec.Struct, kw_only=True):
 
 
 class FieldErrorOut(msgspec.Struct, kw_only=True):
-    """One input field and what is wrong with it."""
+    """One input field and what is wrong with it; for an entry of a sync, also its index and key."""
 
     field: str
     message: str
+    index: int | UnsetType = UNSET
+    key: str | UnsetType | None = UNSET
 
 
 class ProblemOut(msgspec.Struct, kw_only=True):
