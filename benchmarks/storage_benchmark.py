@@ -38,6 +38,7 @@ from healthmon.adapters.sqlalchemy.engine import create_database_engine, create_
 from healthmon.adapters.sqlalchemy.migrations import upgrade_database
 from healthmon.adapters.sqlalchemy.tables import requests_table, webservers_table
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from healthmon.adapters.system_clock import SystemClock
 from healthmon.application.ports import HistoryCursor
 from healthmon.application.use_cases.history import ListProbeHistory
 from healthmon.application.use_cases.recording import RecordProbeResults
@@ -202,12 +203,12 @@ class Bench:
         return SqlAlchemyUnitOfWork(self.sessions)
 
     def get_one(self) -> None:
-        get = GetWebserver(self.uow())
+        get = GetWebserver(self.uow(), SystemClock())
         samples = timed(lambda: get.execute(WebserverId(self.rng.randint(1, self.servers))), self.samples, 50)
         report("GetWebserver (webserver + last 10 requests)", samples, GOALS_MS["get one"])
 
     def list_all(self) -> None:
-        listing = ListWebservers(self.uow())
+        listing = ListWebservers(self.uow(), SystemClock())
         pages: list[float] = []
 
         def walk() -> None:

@@ -36,11 +36,19 @@ from healthmon.application.use_cases.channels import (
     SendTestEvent,
     UpdateChannel,
 )
+from healthmon.application.use_cases.dashboard import (
+    GetOverview,
+    GetPublicUptime,
+    GetPublicWebserver,
+    GetServerPage,
+)
 from healthmon.application.use_cases.deliveries import ClaimDueDeliveries, RecordDeliveryAttempt
 from healthmon.application.use_cases.events import ListEvents
 from healthmon.application.use_cases.fleet import ReadFleet
 from healthmon.application.use_cases.history import ListProbeHistory
 from healthmon.application.use_cases.recording import RecordProbeResults
+from healthmon.application.use_cases.rollups import RollUpHistory
+from healthmon.application.use_cases.statistics import GetWebserverStats, ListWebserverStats
 from healthmon.application.use_cases.sync import ExportWebservers, SyncWebservers
 from healthmon.application.use_cases.webservers import (
     GetWebserver,
@@ -111,10 +119,14 @@ class Container(containers.DeclarativeContainer):
     register_webserver = providers.Factory(RegisterWebserver, uow=uow, clock=clock, policy=outbound_policy)
     update_webserver = providers.Factory(UpdateWebserver, uow=uow, clock=clock, policy=outbound_policy)
     remove_webserver = providers.Factory(RemoveWebserver, uow=uow)
-    get_webserver = providers.Factory(GetWebserver, uow=uow)
-    list_webservers = providers.Factory(ListWebservers, uow=uow)
+    get_webserver = providers.Factory(GetWebserver, uow=uow, clock=clock)
+    list_webservers = providers.Factory(ListWebservers, uow=uow, clock=clock)
     sync_webservers = providers.Factory(SyncWebservers, uow=uow, clock=clock)
     export_webservers = providers.Factory(ExportWebservers, uow=uow)
+    get_webserver_stats = providers.Factory(GetWebserverStats, uow=uow, clock=clock)
+    list_webserver_stats = providers.Factory(ListWebserverStats, uow=uow, clock=clock)
+    # The periodic rollup job, for the job runner: roll_up_history().run(now).
+    roll_up_history = providers.Factory(RollUpHistory, uow=uow)
     list_probe_history = providers.Factory(ListProbeHistory, uow=uow)
     record_probe_results = providers.Factory(
         RecordProbeResults, uow=uow, certificate_warnings=certificate_warnings
@@ -123,6 +135,10 @@ class Container(containers.DeclarativeContainer):
     read_fleet = providers.Factory(
         ReadFleet, uow=uow, clock=clock, lease_seconds=settings.provided.lease_seconds
     )
+    get_overview = providers.Factory(GetOverview, uow=uow, clock=clock)
+    get_server_page = providers.Factory(GetServerPage, uow=uow)
+    get_public_webserver = providers.Factory(GetPublicWebserver, uow=uow)
+    get_public_uptime = providers.Factory(GetPublicUptime, uow=uow, clock=clock)
 
     # None is aiohttp's default, the system's resolver; tests put a fake here so no name leaves the machine.
     resolver: providers.Provider[AbstractResolver | None] = providers.Object(None)

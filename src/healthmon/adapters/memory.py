@@ -13,7 +13,8 @@ import dataclasses
 import functools
 import itertools
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
@@ -27,6 +28,8 @@ from healthmon.application.ports import (
     EventRepository,
     HistoryCursor,
     ProbeResultRepository,
+    RollupPieces,
+    RollupRepository,
     UnitOfWork,
     WebserverReading,
     WebserverRepository,
@@ -44,9 +47,12 @@ from healthmon.domain.events import (
     RecordedEvent,
     new_event_id,
 )
-from healthmon.domain.health import HealthState
+from healthmon.domain.health import ATTENTION_ORDER, HealthState
 from healthmon.domain.ids import ProbeId, WebserverId
+from healthmon.domain.patterns import ascii_lower
 from healthmon.domain.probe import ProbeResult, RecordedProbe
+from healthmon.domain.rollups import DAY, HOUR, WEEK, Coverage, Rollup, Span, coverage_of, floor_to
+from healthmon.domain.statistics import StateChange
 from healthmon.domain.webserver import Webserver, WebserverSettings
 
 Undo = Callable[[], object]
@@ -87,6 +93,17 @@ class InMemoryStore:
         self.deliveries: dict[DeliveryId, Delivery] = {}
         self.delivery_ids = itertools.count(1)
         self.claims: dict[DeliveryId, Claim] = {}
+        # Rollups per webserver, by the start of their hour or day; the hours and days still to roll up.
+        self.hourly: dict[WebserverId, dict[datetime, Rollup]] = {}
+        self.daily: dict[WebserverId, dict[datetime, Rollup]] = {}
+        self.weekly: dict[WebserverId, dict[datetime, Rollup]] = {}
+        self.dirty_hours: set[datetime] = set()
+        self.dirty_days: set[datetime] = set()
+        self.dirty_weeks: set[datetime] = set()
+
+    def rollup_levels(self) -> list[dict[WebserverId, dict[datetime, Rollup]]]:
+        """The hourly, daily and weekly rollups, each by webserver."""
+        return [self.hourly, self.daily, self.weekly]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -95,6 +112,9 @@ class Claim:
 
     worker_id: str
     expires_at: datetime
+
+
+_ATTENTION_RANK = {state: rank for rank, state in enumerate(ATTENTION_ORDER)}
 
 
 class InMemoryWebserverRepository(WebserverRepository):
@@ -151,6 +171,7 @@ class InMemoryWebserverRepository(WebserverRepository):
         del self._store.ids_by_url[webserver.settings.url]
         history = self._store.histories.pop(webserver_id)
         owner = self._store.owners.pop(webserver_id, None)
+        rollups = [(level, level.pop(webserver_id, None)) for level in self._store.rollup_levels()]
         self._store.revision += 1
 
         def undo() -> None:
@@ -159,6 +180,9 @@ class InMemoryWebserverRepository(WebserverRepository):
             self._store.histories[webserver_id] = history
             if owner is not None:
                 self._store.owners[webserver_id] = owner
+            for level, kept in rollups:
+                if kept is not None:
+                    level[webserver_id] = kept
 
         self._undo.append(undo)
         return True
@@ -221,6 +245,25 @@ class InMemoryWebserverRepository(WebserverRepository):
             )
         return found
 
+    def health_counts(self) -> dict[HealthState, int]:
+        counts = Counter(webserver.state for webserver in self._store.webservers.values())
+        return {state: counts.get(state, 0) for state in HealthState}
+
+    def overview(
+        self, *, health: HealthState | None, name_contains: str, offset: int, limit: int
+    ) -> tuple[int, builtins.list[Webserver]]:
+        needle = ascii_lower(name_contains)
+        matching = [
+            webserver
+            for webserver in self._store.webservers.values()
+            if (health is None or webserver.state is health)
+            and needle in ascii_lower(webserver.settings.name)
+        ]
+        matching.sort(
+            key=lambda w: (_ATTENTION_RANK[w.state], ascii_lower(w.settings.name), w.id),
+        )
+        return len(matching), matching[offset : offset + limit]
+
     def _put(self, webserver: Webserver) -> None:
         previous = self._store.webservers.get(webserver.id)
         if previous is None or previous.settings != webserver.settings:
@@ -280,6 +323,16 @@ class InMemoryProbeResultRepository(ProbeResultRepository):
             start = bisect.bisect_left(history, since, key=_started_at)
         start = max(start, end - limit)
         return history[start:end][::-1]
+
+    def recent_outcomes(
+        self, webserver_ids: Collection[WebserverId], *, limit: int
+    ) -> dict[WebserverId, list[bool]]:
+        histories = self._store.histories
+        return {
+            webserver_id: [probe.result.success for probe in histories[webserver_id][-limit:][::-1]]
+            for webserver_id in webserver_ids
+            if histories.get(webserver_id)
+        }
 
 
 class InMemoryWorkerRepository(WorkerRepository):
@@ -443,6 +496,30 @@ class InMemoryEventRepository(EventRepository):
         for event in self._store.events:
             counts[event.type] += 1
         return counts
+
+    def health_changes(
+        self, webserver_ids: Collection[WebserverId], span: Span
+    ) -> dict[WebserverId, list[StateChange]]:
+        wanted = set(webserver_ids)
+        events: dict[WebserverId, list[RecordedEvent]] = {}
+        for event in self._store.events:
+            webserver_id = event.webserver_id
+            if webserver_id in wanted and event.type is EventType.HEALTH_CHANGED:
+                events.setdefault(webserver_id, []).append(event)
+        changes: dict[WebserverId, list[StateChange]] = {}
+        for webserver_id, found in events.items():
+            ordered = sorted(found, key=lambda event: (event.occurred_at, event.sequence))
+            before = [event for event in ordered if event.occurred_at < span.start][-1:]
+            inside = [event for event in ordered if span.start <= event.occurred_at < span.end]
+            kept = [_state_change(event) for event in before + inside]
+            if kept:
+                changes[webserver_id] = kept
+        return changes
+
+
+def _state_change(event: RecordedEvent) -> StateChange:
+    assert event.change is not None, "health events carry a change"
+    return StateChange(at=event.occurred_at, to_state=event.change.to_state)
 
 
 def _sequence(event: RecordedEvent) -> int:
@@ -632,6 +709,149 @@ def _restore(mapping: dict[Any, Any], key: object, value: object) -> None:
         mapping[key] = value
 
 
+class InMemoryRollupRepository(RollupRepository):
+    """Rollups in dicts of copies (a caller never changes what is stored); raw probes from the histories."""
+
+    def __init__(self, store: InMemoryStore, undo: list[Undo]) -> None:
+        self._store = store
+        self._undo = undo
+
+    def mark_hours(self, hours: Collection[datetime]) -> None:
+        for hour in hours:
+            self._mark(self._store.dirty_hours, hour)
+
+    def dirty_hours(self, ended_by: datetime, limit: int) -> list[datetime]:
+        return sorted(hour for hour in self._store.dirty_hours if hour + HOUR <= ended_by)[:limit]
+
+    def unmark_hour(self, hour: datetime) -> bool:
+        return self._unmark(self._store.dirty_hours, hour)
+
+    def dirty_days(self, ended_by: datetime, limit: int) -> list[datetime]:
+        return sorted(day for day in self._store.dirty_days if day + DAY <= ended_by)[:limit]
+
+    def mark_day(self, day: datetime) -> None:
+        self._mark(self._store.dirty_days, day)
+
+    def unmark_day(self, day: datetime) -> bool:
+        return self._unmark(self._store.dirty_days, day)
+
+    def dirty_weeks(self, ended_by: datetime, limit: int) -> list[datetime]:
+        return sorted(week for week in self._store.dirty_weeks if week + WEEK <= ended_by)[:limit]
+
+    def mark_week(self, week: datetime) -> None:
+        self._mark(self._store.dirty_weeks, week)
+
+    def unmark_week(self, week: datetime) -> bool:
+        return self._unmark(self._store.dirty_weeks, week)
+
+    def coverage(self) -> Coverage:
+        return coverage_of(
+            min(self._store.dirty_hours, default=None),
+            min(self._store.dirty_days, default=None),
+            min(self._store.dirty_weeks, default=None),
+        )
+
+    def rolled_up_until(self) -> datetime | None:
+        return min(self._store.dirty_hours) if self._store.dirty_hours else None
+
+    def save_hourly(self, hour: datetime, rollups: Mapping[WebserverId, Rollup]) -> None:
+        self._save(self._store.hourly, hour, rollups)
+
+    def save_daily(self, day: datetime, rollups: Mapping[WebserverId, Rollup]) -> None:
+        self._save(self._store.daily, day, rollups)
+
+    def save_weekly(self, week: datetime, rollups: Mapping[WebserverId, Rollup]) -> None:
+        self._save(self._store.weekly, week, rollups)
+
+    def hourly(
+        self, webserver_ids: Collection[WebserverId] | None, span: Span, *, latency: bool = True
+    ) -> dict[WebserverId, RollupPieces]:
+        return _stored_pieces(self._store.hourly, webserver_ids, span, latency=latency)
+
+    def daily(
+        self, webserver_ids: Collection[WebserverId] | None, span: Span, *, latency: bool = True
+    ) -> dict[WebserverId, RollupPieces]:
+        return _stored_pieces(self._store.daily, webserver_ids, span, latency=latency)
+
+    def weekly(
+        self, webserver_ids: Collection[WebserverId] | None, span: Span, *, latency: bool = True
+    ) -> dict[WebserverId, RollupPieces]:
+        return _stored_pieces(self._store.weekly, webserver_ids, span, latency=latency)
+
+    def raw(
+        self, webserver_ids: Collection[WebserverId] | None, span: Span, *, latency: bool = True
+    ) -> dict[WebserverId, RollupPieces]:
+        histories = self._store.histories
+        ids = sorted(histories) if webserver_ids is None else webserver_ids
+        found: dict[WebserverId, RollupPieces] = {}
+        for webserver_id in ids:
+            history = histories.get(webserver_id, [])
+            start = bisect.bisect_left(history, span.start, key=_started_at)
+            end = bisect.bisect_left(history, span.end, key=_started_at)
+            per_hour: dict[datetime, Rollup] = {}
+            for probe in history[start:end]:
+                result = probe.result
+                rollup = per_hour.setdefault(floor_to(result.started_at, HOUR), Rollup())
+                responded = latency and result.status_code is not None
+                rollup.record(success=result.success, latency_ms=result.latency_ms if responded else None)
+            if per_hour:
+                found[webserver_id] = sorted(per_hour.items())
+        return found
+
+    def prune_hourly(self, before: datetime) -> int:
+        pruned = 0
+        for rollups in self._store.hourly.values():
+            for hour in [hour for hour in rollups if hour < before]:
+                self._undo.append(functools.partial(rollups.__setitem__, hour, rollups.pop(hour)))
+                pruned += 1
+        return pruned
+
+    def _mark(self, marks: set[datetime], moment: datetime) -> None:
+        if moment not in marks:
+            marks.add(moment)
+            self._undo.append(functools.partial(marks.discard, moment))
+
+    def _unmark(self, marks: set[datetime], moment: datetime) -> bool:
+        if moment not in marks:
+            return False
+        marks.discard(moment)
+        self._undo.append(functools.partial(marks.add, moment))
+        return True
+
+    def _save(
+        self,
+        stored: dict[WebserverId, dict[datetime, Rollup]],
+        start: datetime,
+        rollups: Mapping[WebserverId, Rollup],
+    ) -> None:
+        for webserver_id, rollup in rollups.items():
+            if webserver_id not in self._store.webservers:
+                continue
+            per_start = stored.setdefault(webserver_id, {})
+            self._undo.append(functools.partial(_restore, per_start, start, per_start.get(start)))
+            per_start[start] = rollup.copy()
+
+
+def _stored_pieces(
+    stored: dict[WebserverId, dict[datetime, Rollup]],
+    webserver_ids: Collection[WebserverId] | None,
+    span: Span,
+    *,
+    latency: bool,
+) -> dict[WebserverId, RollupPieces]:
+    ids = sorted(stored) if webserver_ids is None else webserver_ids
+    found: dict[WebserverId, RollupPieces] = {}
+    for webserver_id in ids:
+        pieces = [
+            (start, rollup.copy() if latency else Rollup(rollup.probes, rollup.successes))
+            for start, rollup in sorted(stored.get(webserver_id, {}).items())
+            if span.start <= start < span.end
+        ]
+        if pieces:
+            found[webserver_id] = pieces
+    return found
+
+
 class InMemoryUnitOfWork(UnitOfWork):
     """A transaction over an InMemoryStore; blocks of different threads run one at a time."""
 
@@ -648,6 +868,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.events = InMemoryEventRepository(self.store, self._undo)
         self.channels = InMemoryChannelRepository(self.store, self._undo)
         self.deliveries = InMemoryDeliveryRepository(self.store, self._undo)
+        self.rollups = InMemoryRollupRepository(self.store, self._undo)
         return self
 
     def __exit__(
@@ -672,6 +893,7 @@ __all__ = [
     "InMemoryDeliveryRepository",
     "InMemoryEventRepository",
     "InMemoryProbeResultRepository",
+    "InMemoryRollupRepository",
     "InMemoryStore",
     "InMemoryUnitOfWork",
     "InMemoryWebserverRepository",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -15,6 +15,8 @@ from healthmon.domain.deliveries import AttemptOutcome, Delivery, DeliveryId, De
 from healthmon.domain.events import CertificateExpiring, EventType, HealthChanged, RecordedEvent
 from healthmon.domain.health import HealthState
 from healthmon.domain.probe import ProbeId, ProbeResult, RecordedProbe
+from healthmon.domain.rollups import Coverage, Rollup, Span
+from healthmon.domain.statistics import StateChange
 from healthmon.domain.webserver import Webserver, WebserverId, WebserverSettings
 
 
@@ -126,6 +128,20 @@ class WebserverRepository(Protocol):
 
     def readings(self) -> builtins.list[WebserverReading]:
         """Every webserver in id order, each with its newest probe's success and latency, in one query."""
+
+    def health_counts(self) -> dict[HealthState, int]:
+        """How many webservers are in each state; every state is a key (0 when none is in it)."""
+        ...
+
+    def overview(
+        self, *, health: HealthState | None, name_contains: str, offset: int, limit: int
+    ) -> tuple[int, builtins.list[Webserver]]:
+        """How many webservers match, and up to `limit` of them after skipping `offset`.
+
+        They match when in `health` (any, if None) and their name contains `name_contains`, ignoring
+        the case of ASCII letters. Ordered by health in ATTENTION_ORDER, then by name with ASCII
+        letters lower-cased, then by id.
+        """
         ...
 
 
@@ -146,6 +162,12 @@ class ProbeResultRepository(Protocol):
         limit: int,
     ) -> list[RecordedProbe]:
         """Newest first: up to limit probes older than `before`, with since <= started_at < until."""
+        ...
+
+    def recent_outcomes(
+        self, webserver_ids: Collection[WebserverId], *, limit: int
+    ) -> dict[WebserverId, list[bool]]:
+        """Whether each webserver's newest `limit` probes succeeded, newest first (none: left out)."""
         ...
 
 
@@ -229,6 +251,122 @@ class EventRepository(Protocol):
 
     def count_by_type(self) -> dict[EventType, int]:
         """How many events are stored, per type (every type present, 0 when it has none)."""
+
+    def health_changes(
+        self, webserver_ids: Collection[WebserverId], span: Span
+    ) -> dict[WebserverId, builtins.list[StateChange]]:
+        """Each webserver's last health change before span.start, then its changes inside the span.
+
+        In time order (occurred_at, then sequence); webservers without any are left out.
+        """
+        ...
+
+
+# One webserver's rollup pieces: (start of the hour or day, its rollup), in time order.
+RollupPieces = list[tuple[datetime, Rollup]]
+
+
+class RollupRepository(Protocol):
+    """Hourly and daily rollups of each webserver, the hours and days still to roll up, and the raw
+    probes aggregated the same way; never commits.
+
+    Every hour that received probes is marked (mark_hours, by the writer, in its transaction)
+    until the rollup job has rolled it up; a late probe marks its hour again, so it is rolled up
+    again. Marking waits for a job that is rolling that hour up, and the job waits for writers
+    still marking it, so no probe is ever left out of the rollups.
+    """
+
+    def mark_hours(self, hours: Collection[datetime]) -> None:
+        """Mark these UTC hours (their starts) as holding probes not yet rolled up."""
+        ...
+
+    def dirty_hours(self, ended_by: datetime, limit: int) -> builtins.list[datetime]:
+        """Up to limit marked hours that end by `ended_by` (start + 1 h <= ended_by), oldest first."""
+        ...
+
+    def unmark_hour(self, hour: datetime) -> bool:
+        """Take the mark off an hour before rolling it up; False when it was not marked."""
+        ...
+
+    def dirty_days(self, ended_by: datetime, limit: int) -> builtins.list[datetime]:
+        """Up to limit marked days (their UTC midnights) that end by `ended_by`, oldest first."""
+        ...
+
+    def mark_day(self, day: datetime) -> None:
+        """Mark a day whose hourly rollups changed, so its daily rollup is built again."""
+        ...
+
+    def dirty_weeks(self, ended_by: datetime, limit: int) -> builtins.list[datetime]:
+        """Up to limit marked weeks (their Monday midnights, UTC) that end by `ended_by`, oldest first."""
+        ...
+
+    def mark_week(self, week: datetime) -> None:
+        """Mark a week whose daily rollups changed, so its weekly rollup is built again."""
+        ...
+
+    def unmark_week(self, week: datetime) -> bool:
+        """Take the mark off a week before rebuilding it; False when it was not marked."""
+        ...
+
+    def unmark_day(self, day: datetime) -> bool:
+        """Take the mark off a day before rebuilding it; False when it was not marked."""
+        ...
+
+    def coverage(self) -> Coverage:
+        """How far the hourly, daily and weekly rollups are complete."""
+        ...
+
+    def rolled_up_until(self) -> datetime | None:
+        """Every stored probe that started before this is counted in the hourly rollups; None: every one is.
+
+        Retention asks this before dropping raw probes: never drop what the rollups do not hold.
+        """
+        ...
+
+    def save_hourly(self, hour: datetime, rollups: Mapping[WebserverId, Rollup]) -> None:
+        """Store (or replace) these webservers' rollups of one hour."""
+        ...
+
+    def save_daily(self, day: datetime, rollups: Mapping[WebserverId, Rollup]) -> None:
+        """Store (or replace) these webservers' rollups of one day."""
+        ...
+
+    def save_weekly(self, week: datetime, rollups: Mapping[WebserverId, Rollup]) -> None:
+        """Store (or replace) these webservers' rollups of one week."""
+        ...
+
+    def hourly(
+        self, webserver_ids: Collection[WebserverId] | None, span: Span, *, latency: bool = True
+    ) -> dict[WebserverId, RollupPieces]:
+        """The hourly rollups that start in the span (of every webserver when ids is None).
+
+        Without latency, only the counts are read (the sketches are left empty).
+        """
+        ...
+
+    def daily(
+        self, webserver_ids: Collection[WebserverId] | None, span: Span, *, latency: bool = True
+    ) -> dict[WebserverId, RollupPieces]:
+        """The daily rollups that start in the span, as hourly() does."""
+        ...
+
+    def weekly(
+        self, webserver_ids: Collection[WebserverId] | None, span: Span, *, latency: bool = True
+    ) -> dict[WebserverId, RollupPieces]:
+        """The weekly rollups that start in the span, as hourly() does."""
+        ...
+
+    def raw(
+        self, webserver_ids: Collection[WebserverId] | None, span: Span, *, latency: bool = True
+    ) -> dict[WebserverId, RollupPieces]:
+        """The probes with span.start <= started_at < span.end, aggregated per UTC hour (keyed by its start).
+
+        Without latency, only the counts are read, as in hourly().
+        """
+        ...
+
+    def prune_hourly(self, before: datetime) -> int:
+        """Delete the hourly rollups that start before `before`; returns how many."""
         ...
 
 
@@ -332,6 +470,7 @@ class UnitOfWork(Protocol):
     events: EventRepository
     channels: ChannelRepository
     deliveries: DeliveryRepository
+    rollups: RollupRepository
 
     def __enter__(self) -> Self: ...
 

@@ -148,6 +148,8 @@ class WebserverSettings:
     # The server's stable identity in a file of servers (see domain/sync.py): renaming it or moving
     # it to another URL keeps its history. Unique when given.
     key: str | None = None
+    # Whether its badges may be shown to anyone, without a key; nothing else of it is public.
+    public: bool = False
 
     def __post_init__(self) -> None:
         problems: list[FieldProblem] = []
@@ -174,6 +176,7 @@ class WebserverSettings:
         for field, value in (
             ("follow_redirects", self.follow_redirects),
             ("verify_tls", self.verify_tls),
+            ("public", self.public),
         ):
             if type(value) is not bool:
                 problems.append(FieldProblem(field, "must be true or false"))
@@ -206,6 +209,7 @@ class WebserverChanges:
     follow_redirects: bool | None = None
     verify_tls: bool | None = None
     key: str | None = None
+    public: bool | None = None
 
     def apply_to(self, settings: WebserverSettings) -> WebserverSettings:
         """The settings with these changes made; validated like any new settings.

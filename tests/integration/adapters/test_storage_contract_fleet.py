@@ -51,7 +51,11 @@ def test_events_are_counted_by_type_every_type_present(uow_factory: UowFactory) 
     add_event(uow_factory, webserver)
     add_event(uow_factory, None)
     with uow_factory() as uow:
-        assert uow.events.count_by_type() == {EventType.HEALTH_CHANGED: 2, EventType.TEST: 1}
+        assert uow.events.count_by_type() == {
+            **dict.fromkeys(EventType, 0),
+            EventType.HEALTH_CHANGED: 2,
+            EventType.TEST: 1,
+        }
 
 
 def test_deliveries_are_counted_by_status_every_status_present(uow_factory: UowFactory) -> None:

@@ -21,6 +21,8 @@ OPERATIONS = {
     ("get", "/workers"),
     ("get", "/metrics"),
     ("get", "/events"),
+    ("get", "/webservers/{webserver_id}/stats"),
+    ("get", "/stats"),
     ("post", "/channels"),
     ("get", "/channels"),
     ("get", "/channels/{channel_id}"),
@@ -31,6 +33,9 @@ OPERATIONS = {
     ("post", "/channels/{channel_id}/deliveries/{delivery_id}/retry"),
     ("get", "/healthz"),
     ("get", "/readyz"),
+    ("get", "/ui/data/overview"),
+    ("get", "/badges/{webserver_id}/health.svg"),
+    ("get", "/badges/{webserver_id}/uptime.svg"),
 }
 # An attribute that makes a browser fetch something: src, href, or a CSS url() / @import.
 REMOTE_ASSET = re.compile(

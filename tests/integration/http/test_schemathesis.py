@@ -83,10 +83,14 @@ schema.config.checks.update(included_check_names=["all"])
 # The rules no schema can state. A PATCH of a channel: what its new URL and secret may be depends on
 # the kind it was registered with (a webhook takes http(s) URLs and a secret, apprise neither). A
 # sync: no two entries may share a key or a URL in its one spelling (uniqueItems compares whole
-# items). A body that fits the schema may rightly get a 422 there; every other check runs on them.
+# items). A statistics window: `from` before `to`, at most 400 days apart (the parameters'
+# descriptions say so). A request that fits the schema may rightly get a 422 there; every other
+# check runs on them.
 STATEFUL_RULES: dict[str, list[CheckFunction]] = {
     "PATCH /channels/{channel_id}": [positive_data_acceptance],
     "POST /webservers/sync": [positive_data_acceptance],
+    "GET /webservers/{webserver_id}/stats": [positive_data_acceptance],
+    "GET /stats": [positive_data_acceptance],
 }
 
 

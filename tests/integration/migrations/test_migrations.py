@@ -17,7 +17,18 @@ from healthmon.adapters.sqlalchemy.migrations import alembic_config, migration_e
 from healthmon.adapters.sqlalchemy.tables import Base
 from tests.integration.conftest import scratch_database
 
-TABLES = {"webservers", "requests", "workers", "events", "channels", "deliveries"}
+TABLES = {
+    "webservers",
+    "requests",
+    "workers",
+    "events",
+    "channels",
+    "deliveries",
+    "rollups_hourly",
+    "rollups_daily",
+    "rollups_weekly",
+    "rollup_marks",
+}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -31,7 +31,12 @@ from healthmon.domain.events import (
 )
 from healthmon.domain.health import HealthState
 from healthmon.domain.probe import TRANSIENT_PROBE_FIELDS, ErrorKind, ProbeResult
+from healthmon.domain.rollups import Span
+from healthmon.domain.statistics import StateChange
 from healthmon.domain.webserver import WebserverId
+
+# Webservers per statement of health_changes.
+_ID_CHUNK: Final = 1000
 
 # The key of the advisory lock that orders event inserts ("hmev" in ASCII); nothing else uses it.
 EVENT_ORDER_LOCK: Final = 0x686D6576
@@ -240,6 +245,36 @@ class SqlAlchemyEventRepository(EventRepository):
         with translated_errors():
             events = [to_event(row) for row in self._session.execute(statement)]
         return {WebserverId(event.webserver_id): event for event in events if event.webserver_id is not None}
+
+    def health_changes(
+        self, webserver_ids: Collection[WebserverId], span: Span
+    ) -> dict[WebserverId, list[StateChange]]:
+        ids = sorted(set(webserver_ids))
+        columns = (_e.webserver_id, _e.occurred_at, _e.sequence, _e.to_state)
+        health = _e.type == EventType.HEALTH_CHANGED.value
+        rows: list[Any] = []
+        for first in range(0, len(ids), _ID_CHUNK):
+            chunk = _e.webserver_id.in_(ids[first : first + _ID_CHUNK])
+            inside = select(*columns).where(
+                health, chunk, _e.occurred_at >= span.start, _e.occurred_at < span.end
+            )
+            # The state at the window's start: each webserver's last change before it.
+            rank = (
+                func.row_number()
+                .over(partition_by=_e.webserver_id, order_by=(_e.occurred_at.desc(), _e.sequence.desc()))
+                .label("rank")
+            )
+            ranked = select(*columns, rank).where(health, chunk, _e.occurred_at < span.start).subquery()
+            before = select(*(ranked.c[column.name] for column in columns)).where(ranked.c.rank == 1)
+            with translated_errors():
+                rows.extend(self._session.execute(inside).all())
+                rows.extend(self._session.execute(before).all())
+        changes: dict[WebserverId, list[StateChange]] = {}
+        for webserver_id, occurred_at, _sequence, to_state in sorted(rows, key=lambda row: tuple(row[:3])):
+            changes.setdefault(WebserverId(webserver_id), []).append(
+                StateChange(at=occurred_at, to_state=HealthState(to_state))
+            )
+        return changes
 
 
 __all__ = ["EVENT_COLUMNS", "EVENT_ORDER_LOCK", "SqlAlchemyEventRepository", "to_event"]

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import Select, any_, bindparam, insert, or_, select, true
 from sqlalchemy.orm import Session
 
 from healthmon.adapters.sqlalchemy.converters import (
     REQUEST_COLUMNS,
     REQUEST_INSERT_COLUMNS,
+    AnyRow,
     request_values,
     to_recorded_probe,
 )
 from healthmon.adapters.sqlalchemy.errors import translated_errors
-from healthmon.adapters.sqlalchemy.postgres_arrays import as_arrays, unnested
+from healthmon.adapters.sqlalchemy.postgres_arrays import ArrayLiteral, as_arrays, unnested
 from healthmon.adapters.sqlalchemy.tables import requests_table, webservers_table
 from healthmon.adapters.sqlalchemy.transactions import start_writing
 from healthmon.application.ports import HistoryCursor, ProbeResultRepository
@@ -31,11 +32,27 @@ _r = requests_table.c
 
 
 class ProbeResultStatements(Protocol):
-    """What one dialect does its own way: insert a batch, keeping only rows whose webserver exists."""
+    """What one dialect does its own way: insert a batch (only rows whose webserver exists), read many."""
 
     def add_rows(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:
         """Insert these rows of REQUEST_INSERT_COLUMNS, in order, but those of missing webservers."""
         ...
+
+    def recent_rows(
+        self, session: Session, webserver_ids: Collection[WebserverId], limit: int
+    ) -> list[AnyRow]:
+        """Rows of (webserver_id, success): each webserver's newest `limit`, newest first within each."""
+        ...
+
+
+def _newest(webserver_id: Any, limit: Any) -> Select[Any]:
+    # Matches ix_requests_webserver_id_started_at_id exactly, so it reads `limit` index entries.
+    return (
+        select(_r.webserver_id, _r.success)
+        .where(_r.webserver_id == webserver_id)
+        .order_by(_r.started_at.desc(), _r.id.desc())
+        .limit(limit)
+    )
 
 
 class SqliteProbeResultStatements(ProbeResultStatements):
@@ -51,8 +68,18 @@ class SqliteProbeResultStatements(ProbeResultStatements):
             # One executemany, which SQLAlchemy sends as multi-row INSERTs ("insertmanyvalues").
             session.execute(insert(requests_table), kept)
 
+    def recent_rows(
+        self, session: Session, webserver_ids: Collection[WebserverId], limit: int
+    ) -> list[AnyRow]:
+        # No LATERAL in SQLite; in process, one indexed statement per webserver costs no round trip.
+        rows: list[AnyRow] = []
+        for webserver_id in webserver_ids:
+            rows += session.execute(_newest(webserver_id, limit)).all()
+        return rows
+
 
 _incoming = unnested(REQUEST_INSERT_COLUMNS, "incoming")
+_recent = _newest(_w.id, bindparam("limit")).lateral("recent")
 
 
 class PostgresProbeResultStatements(ProbeResultStatements):
@@ -69,8 +96,23 @@ class PostgresProbeResultStatements(ProbeResultStatements):
         .with_for_update(of=webservers_table, read=True, key_share=True),
     )
 
+    # Each webserver's newest rows in one statement: a LATERAL index scan per id of the array.
+    _RECENT = (
+        select(_recent.c.webserver_id, _recent.c.success)
+        .select_from(webservers_table)
+        .join(_recent, true())
+        .where(_w.id == any_(bindparam("webserver_ids", type_=ArrayLiteral(_w.id.type))))
+        .order_by(_w.id)
+    )
+
     def add_rows(self, session: Session, rows: Sequence[dict[str, Any]]) -> None:
         session.execute(self._ADD_MANY, as_arrays(rows))
+
+    def recent_rows(
+        self, session: Session, webserver_ids: Collection[WebserverId], limit: int
+    ) -> list[AnyRow]:
+        parameters = {"webserver_ids": list(webserver_ids), "limit": limit}
+        return list(session.execute(self._RECENT, parameters).all())
 
 
 def _webserver_of(result: ProbeResult) -> WebserverId:
@@ -124,6 +166,18 @@ class SqlAlchemyProbeResultRepository(ProbeResultRepository):
         with translated_errors():
             rows = self._session.execute(statement).all()
         return [to_recorded_probe(row) for row in rows]
+
+    def recent_outcomes(
+        self, webserver_ids: Collection[WebserverId], *, limit: int
+    ) -> dict[WebserverId, list[bool]]:
+        found: dict[WebserverId, list[bool]] = {}
+        if not webserver_ids:
+            return found
+        with translated_errors():
+            rows = self._statements.recent_rows(self._session, webserver_ids, limit)
+        for webserver_id, success in rows:
+            found.setdefault(webserver_id, []).append(success)
+        return found
 
 
 __all__ = [

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -128,6 +129,7 @@ class WebserverRow(Base):
     follow_redirects: Mapped[bool]
     verify_tls: Mapped[bool]
     key: Mapped[str | None] = mapped_column(String(KEY_MAX_LENGTH))
+    public: Mapped[bool] = mapped_column(server_default=false())
     health: Mapped[str] = mapped_column(String(16), server_default="unknown")
     consecutive_successes: Mapped[int] = mapped_column(server_default="0")
     consecutive_failures: Mapped[int] = mapped_column(server_default="0")
@@ -198,6 +200,53 @@ Index(
     RequestRow.started_at.desc(),
     RequestRow.id.desc(),
 )
+
+
+class _RollupColumns:
+    """What an hourly or daily rollup holds: counts, and the latency sketch of the probes answered."""
+
+    webserver_id: Mapped[int] = mapped_column(
+        ForeignKey(WebserverRow.id, ondelete="CASCADE"), primary_key=True
+    )
+    # The start of the UTC hour or day.
+    start: Mapped[datetime] = mapped_column(primary_key=True)
+    probes: Mapped[int]
+    successes: Mapped[int]
+    # NULL when no probe got a response; then latency_buckets is empty.
+    latency_max_ms: Mapped[float | None] = mapped_column(Float)
+    # The sketch's (bucket, count) pairs as little-endian 32-bit integers (rollup_repository.py).
+    latency_buckets: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class HourlyRollupRow(_RollupColumns, Base):
+    """One webserver's probes over one UTC hour; deleted with its webserver."""
+
+    __tablename__ = "rollups_hourly"
+    __table_args__ = (CheckConstraint("successes <= probes", name="successes_within_probes"),)
+
+
+class DailyRollupRow(_RollupColumns, Base):
+    """One webserver's probes over one UTC day; deleted with its webserver."""
+
+    __tablename__ = "rollups_daily"
+    __table_args__ = (CheckConstraint("successes <= probes", name="successes_within_probes"),)
+
+
+class WeeklyRollupRow(_RollupColumns, Base):
+    """One webserver's probes over one week (Monday to Monday, UTC); deleted with its webserver."""
+
+    __tablename__ = "rollups_weekly"
+    __table_args__ = (CheckConstraint("successes <= probes", name="successes_within_probes"),)
+
+
+class RollupMarkRow(Base):
+    """An hour with probes not rolled up yet, or a day or week whose rollups must be rebuilt."""
+
+    __tablename__ = "rollup_marks"
+    __table_args__ = (CheckConstraint("level IN ('hour', 'day', 'week')", name="rollup_level"),)
+
+    level: Mapped[str] = mapped_column(String(8), primary_key=True)
+    start: Mapped[datetime] = mapped_column(primary_key=True)
 
 
 class EventRow(Base):
@@ -348,22 +397,34 @@ workers_table = _table_of(WorkerRow)
 events_table = _table_of(EventRow)
 channels_table = _table_of(ChannelRow)
 deliveries_table = _table_of(DeliveryRow)
+hourly_rollups_table = _table_of(HourlyRollupRow)
+daily_rollups_table = _table_of(DailyRollupRow)
+weekly_rollups_table = _table_of(WeeklyRollupRow)
+rollup_marks_table = _table_of(RollupMarkRow)
 
 __all__ = [
     "NAMING_CONVENTION",
     "PENDING",
     "Base",
     "ChannelRow",
+    "DailyRollupRow",
     "DeliveryRow",
     "EventRow",
+    "HourlyRollupRow",
     "RequestRow",
+    "RollupMarkRow",
     "UtcDateTime",
     "WebserverRow",
+    "WeeklyRollupRow",
     "WorkerRow",
     "channels_table",
+    "daily_rollups_table",
     "deliveries_table",
     "events_table",
+    "hourly_rollups_table",
     "requests_table",
+    "rollup_marks_table",
     "webservers_table",
+    "weekly_rollups_table",
     "workers_table",
 ]

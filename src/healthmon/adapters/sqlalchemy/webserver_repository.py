@@ -33,8 +33,9 @@ from healthmon.adapters.sqlalchemy.postgres_arrays import ArrayLiteral, as_array
 from healthmon.adapters.sqlalchemy.tables import requests_table, webservers_table
 from healthmon.adapters.sqlalchemy.transactions import locked, start_writing
 from healthmon.application.ports import WebserverReading, WebserverRepository
-from healthmon.domain.health import HealthState
+from healthmon.domain.health import ATTENTION_ORDER, HealthState
 from healthmon.domain.ids import WebserverId
+from healthmon.domain.patterns import ascii_lower
 from healthmon.domain.webserver import Webserver, WebserverSettings
 
 logger = logging.getLogger(__name__)
@@ -108,7 +109,11 @@ def _save_parameters(webserver: Webserver) -> dict[str, Any]:
 
 
 class WebserverStatements(Protocol):
-    """What one dialect does its own way: look up many ids, and send many saves."""
+    """What one dialect does its own way: look up many ids, send many saves, compare names by bytes."""
+
+    # The collation under which names compare byte by byte (code point order), with only ASCII
+    # letters case-folded by lower().
+    name_collation: str
 
     def select_by_ids(self, webserver_ids: Collection[WebserverId]) -> tuple[Select[Any], dict[str, Any]]:
         """The statement, and its parameters, that reads these webservers in id order."""
@@ -121,6 +126,8 @@ class WebserverStatements(Protocol):
 
 class SqliteWebserverStatements(WebserverStatements):
     """SQLite runs in process, so an executemany of one statement per row is as cheap as anything."""
+
+    name_collation = "BINARY"
 
     def select_by_ids(self, webserver_ids: Collection[WebserverId]) -> tuple[Select[Any], dict[str, Any]]:
         return select(*WEBSERVER_COLUMNS).where(_w.id.in_(webserver_ids)).order_by(_w.id), {}
@@ -135,6 +142,8 @@ _checked = unnested(HEALTH_SAVE_COLUMNS, "checked")
 
 class PostgresWebserverStatements(WebserverStatements):
     """PostgreSQL: each batch as one array per column, one statement and one round trip."""
+
+    name_collation = "C"
 
     # Every waiting save in one UPDATE ... FROM unnest(...).
     _SAVE_MANY = (
@@ -377,6 +386,37 @@ class SqlAlchemyWebserverRepository(WebserverRepository):
                     for row in rows
                 )
         return found
+
+    def health_counts(self) -> dict[HealthState, int]:
+        self.flush()
+        statement = select(_w.health, func.count()).group_by(_w.health)
+        with translated_errors():
+            found: dict[str, int] = {row[0]: row[1] for row in self._session.execute(statement)}
+        return {state: int(found.get(state.value, 0)) for state in HealthState}
+
+    def overview(
+        self, *, health: HealthState | None, name_contains: str, offset: int, limit: int
+    ) -> tuple[int, builtins.list[Webserver]]:
+        self.flush()
+        folded_name = func.lower(_w.name.collate(self._statements.name_collation))
+        matches = []
+        if health is not None:
+            matches.append(_w.health == health.value)
+        if name_contains:
+            matches.append(folded_name.contains(ascii_lower(name_contains), autoescape=True))
+        attention = case({state.value: rank for rank, state in enumerate(ATTENTION_ORDER)}, value=_w.health)
+        page = (
+            select(*WEBSERVER_COLUMNS)
+            .where(*matches)
+            .order_by(attention, folded_name, _w.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        with translated_errors():
+            total = self._session.execute(select(func.count()).select_from(webservers_table).where(*matches))
+            matching = int(total.scalar_one())
+            rows = self._session.execute(page).all() if matching > offset else []
+        return matching, [to_webserver(row) for row in rows]
 
 
 __all__ = [

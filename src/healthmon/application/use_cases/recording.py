@@ -13,6 +13,7 @@ from healthmon.domain.certificates import ExpiryWarnings
 from healthmon.domain.events import CertificateExpiring, HealthChanged
 from healthmon.domain.health import HealthState
 from healthmon.domain.probe import ProbeResult
+from healthmon.domain.rollups import HOUR, floor_to
 from healthmon.domain.webserver import WebserverId
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ class RecordProbeResults:
       first comes within one of the warning thresholds (once per threshold per certificate, the
       warned threshold kept with the webserver so a restart does not warn again), a
       webserver.certificate_expiring event is stored and queued the same way.
+    - The hours of the stored results are marked for the rollup job in the same transaction, so
+      every stored probe reaches the rollups, however late it is written.
     - The whole batch is one transaction: all of it is stored, or none.
     - Each health change is logged as `webserver ID NAME: old -> new`.
     """
@@ -141,6 +144,9 @@ class RecordProbeResults:
             uow.probe_results.add_many(kept)
             for webserver in servers.values():
                 uow.webservers.save(webserver)
+            if kept:
+                # Last before the commit: marking an hour may hold a lock the rollup job waits on.
+                uow.rollups.mark_hours({floor_to(result.started_at, HOUR) for result in kept})
             uow.commit()
         for change in changes:
             # The name is quoted (repr), so no name can end the line and forge another.

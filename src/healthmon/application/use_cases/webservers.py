@@ -9,6 +9,7 @@ from healthmon.application.health_events import record_health_changes, snapshot
 from healthmon.application.ports import Clock, UnitOfWork
 from healthmon.application.use_cases.outbound_urls import check_outbound
 from healthmon.application.use_cases.paging import DEFAULT_PAGE_SIZE, Page, check_limit
+from healthmon.application.use_cases.rollup_reads import uptime_window, uptimes
 from healthmon.domain.errors import WebserverNotFound
 from healthmon.domain.events import HealthChanged, RecordedEvent
 from healthmon.domain.health import HealthState
@@ -28,6 +29,8 @@ class WebserverDetails:
     webserver: Webserver
     last_requests: list[RecordedProbe]
     last_event: RecordedEvent | None = None
+    # successes / probes over the 24 hours before the read; None when there was no probe.
+    uptime_24h: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,8 @@ class WebserverPage(Page[Webserver, WebserverId]):
     """A page of webservers, with the newest health event of each one that has had one."""
 
     last_events: dict[WebserverId, RecordedEvent] = field(default_factory=dict)
+    # Each webserver's uptime over the 24 hours before the read (None: no probe).
+    uptimes_24h: dict[WebserverId, float | None] = field(default_factory=dict)
 
 
 def require_webserver(webserver: Webserver | None, webserver_id: WebserverId) -> Webserver:
@@ -127,18 +132,22 @@ class RemoveWebserver:
 
 
 class GetWebserver:
-    """Read one webserver with its current health, its last 10 probes (newest first) and its last event."""
+    """Read one webserver with its current health, its last 10 probes (newest first), its last event
+    and its uptime over the last 24 hours."""
 
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
         self._uow = uow
+        self._clock = clock
 
     def execute(self, webserver_id: WebserverId) -> WebserverDetails:
         """The webserver's details; an unknown id raises WebserverNotFound."""
+        window = uptime_window(self._clock.now())
         with self._uow as uow:
             webserver = require_webserver(uow.webservers.get(webserver_id), webserver_id)
             last = uow.probe_results.history(webserver_id, limit=LAST_REQUESTS)
             last_event = uow.events.last_of([webserver_id]).get(webserver_id)
-        return WebserverDetails(webserver, last, last_event)
+            uptime = uptimes(uow, [webserver_id], window)[webserver_id]
+        return WebserverDetails(webserver, last, last_event, uptime)
 
 
 class ListWebservers:
@@ -147,11 +156,13 @@ class ListWebservers:
     - Stable order: ascending id.
     - Optional filter on one health state.
     - Keyset pagination: pass the previous page's next_cursor to get the next page.
-    - Each page comes with its webservers' last health events, read in one query.
+    - Each page comes with its webservers' last health events, read in one query, and their
+      uptime over the last 24 hours (from rollups and raw counts, a few queries per page).
     """
 
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
         self._uow = uow
+        self._clock = clock
 
     def execute(
         self,
@@ -162,8 +173,11 @@ class ListWebservers:
     ) -> WebserverPage:
         """One page of webservers with ids greater than `after`."""
         check_limit(limit)
+        window = uptime_window(self._clock.now())
         with self._uow as uow:
             rows = uow.webservers.list(health=health, after=after, limit=limit + 1)
             items = rows[:limit]
-            last_events = uow.events.last_of([webserver.id for webserver in items]) if items else {}
-        return WebserverPage(items, items[-1].id if len(rows) > limit else None, last_events)
+            ids = [webserver.id for webserver in items]
+            last_events = uow.events.last_of(ids) if items else {}
+            uptimes_24h = uptimes(uow, ids, window)
+        return WebserverPage(items, items[-1].id if len(rows) > limit else None, last_events, uptimes_24h)

@@ -104,6 +104,13 @@ HealthyThreshold = Annotated[int, _threshold("Successes in a row that make the s
 UnhealthyThreshold = Annotated[int, _threshold("Failures in a row that make the server unhealthy")]
 FollowRedirects = Annotated[bool, _documented("Whether a probe follows redirects.")]
 VerifyTls = Annotated[bool, _documented("Whether a probe checks the server's TLS certificate.")]
+Public = Annotated[
+    bool,
+    _documented(
+        "Whether anyone may see its health and uptime badges (/badges/{id}/...) without a key; "
+        "a badge of a server that is not public is a 404."
+    ),
+]
 
 
 class WebserverIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -117,6 +124,7 @@ class WebserverIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     unhealthy_threshold: UnhealthyThreshold = UNHEALTHY_AFTER
     follow_redirects: FollowRedirects = True
     verify_tls: VerifyTls = True
+    public: Public = False
 
     def to_settings(self) -> WebserverSettings:
         """The domain settings; raises InvalidField listing every value that breaks a rule."""
@@ -141,6 +149,7 @@ class WebserverPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     unhealthy_threshold: UnhealthyThreshold | UnsetType = UNSET
     follow_redirects: FollowRedirects | UnsetType = UNSET
     verify_tls: VerifyTls | UnsetType = UNSET
+    public: Public | UnsetType = UNSET
 
     def to_changes(self) -> WebserverChanges:
         """The domain change: fields left out stay None, which the domain reads as 'keep'."""
@@ -274,6 +283,7 @@ class WebserverOut(msgspec.Struct, kw_only=True):
     verify_tls: bool
     key: str | None
     managed: bool
+    public: bool
     health: HealthState
     health_changed_at: datetime | None
     consecutive_successes: int
@@ -290,9 +300,11 @@ class WebserverOut(msgspec.Struct, kw_only=True):
 
 
 class WebserverSummaryOut(WebserverOut, kw_only=True):
-    """A webserver as listed: with its last health event (null when its health never changed)."""
+    """A webserver as listed: with its last health event (null when its health never changed) and its
+    uptime over the last 24 hours (successes / probes; null when it had no probe)."""
 
     last_event: EventOut | None
+    uptime_24h: float | None
 
     @classmethod
     def from_page(cls, page: WebserverPage) -> list[WebserverSummaryOut]:
@@ -301,16 +313,19 @@ class WebserverSummaryOut(WebserverOut, kw_only=True):
             cls(
                 **_webserver_fields(webserver),
                 last_event=EventOut.from_optional(page.last_events.get(webserver.id)),
+                uptime_24h=page.uptimes_24h.get(webserver.id),
             )
             for webserver in page.items
         ]
 
 
 class WebserverDetailsOut(WebserverOut, kw_only=True):
-    """A webserver with its last 10 requests, newest first, and its last health event (or null)."""
+    """A webserver with its last 10 requests, newest first, its last health event (or null) and its
+    uptime over the last 24 hours (successes / probes; null when it had no probe)."""
 
     last_requests: list[RequestOut]
     last_event: EventOut | None
+    uptime_24h: float | None
 
     @classmethod
     def from_details(cls, details: WebserverDetails) -> WebserverDetailsOut:
@@ -319,6 +334,7 @@ class WebserverDetailsOut(WebserverOut, kw_only=True):
             **_webserver_fields(details.webserver),
             last_requests=[RequestOut.from_domain(probe) for probe in details.last_requests],
             last_event=EventOut.from_optional(details.last_event),
+            uptime_24h=details.uptime_24h,
         )
 
 
@@ -336,6 +352,7 @@ def _webserver_fields(webserver: Webserver) -> dict[str, Any]:
         "verify_tls": settings.verify_tls,
         "key": settings.key,
         "managed": webserver.managed,
+        "public": settings.public,
         "health": webserver.state,
         "health_changed_at": webserver.health_changed_at,
         "consecutive_successes": webserver.health.consecutive_successes,
