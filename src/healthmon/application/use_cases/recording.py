@@ -78,10 +78,7 @@ class RecordProbeResults:
         """Store the batch (fenced by `epochs`, if given); return what was stored, dropped and changed."""
         if not results:
             return RecordOutcome(0, 0, [])
-        if epochs is not None and len(epochs) != len(results):
-            raise ValueError("give one epoch per result")
-        stamped = list(zip(results, epochs if epochs is not None else [None] * len(results), strict=True))
-        ordered = sorted(stamped, key=lambda pair: pair[0].started_at)
+        ordered = _in_start_order(results, epochs)
         changes: list[HealthChange] = []
         fenced = 0
         with self._uow as uow:
@@ -168,3 +165,13 @@ class RecordProbeResults:
         return RecordOutcome(
             stored=len(kept), dropped=len(results) - len(kept), changes=changes, fenced=fenced
         )
+
+
+def _in_start_order(
+    results: Sequence[ProbeResult], epochs: Sequence[int] | None
+) -> list[tuple[ProbeResult, int | None]]:
+    """Each result with its epoch (None: not fenced), in probe start order."""
+    if epochs is not None and len(epochs) != len(results):
+        raise ValueError("give one epoch per result")
+    stamped = zip(results, epochs if epochs is not None else [None] * len(results), strict=True)
+    return sorted(stamped, key=lambda pair: pair[0].started_at)
