@@ -26,6 +26,7 @@ from healthmon.application.monitoring.settings import MonitorSettings
 from healthmon.application.monitoring.waiting import wait_for
 from healthmon.application.ports import Metrics, Prober
 from healthmon.domain.probe import ErrorKind, ProbeResult
+from healthmon.domain.webserver import WebserverId
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +39,8 @@ class Dispatcher:
     - When its turn comes, a probe whose server was removed or reconfigured meanwhile is skipped
       (a reconfigured server is due again at once, with its new settings).
     - Nothing starts once `lease_until()` (loop time) has passed, nor after the dispatcher stopped.
-    - A result is queued only while it still describes its server (not removed, same URL); a full
-      batch wakes the writer.
+    - A result is queued only while it still describes its server (not removed, same URL), stamped
+      with the lease epoch its probe started under (`epoch_of`); a full batch wakes the writer.
     - Stopping: probes in flight get shutdown_grace_seconds to end; the rest are abandoned.
     """
 
@@ -53,6 +54,7 @@ class Dispatcher:
         *,
         wake: asyncio.Event,
         lease_until: Callable[[], float],
+        epoch_of: Callable[[WebserverId], int],
         batch_ready: Callable[[], None],
         wall: Callable[[], datetime],
         activities: Sequence[ProbeActivity] = (),
@@ -64,6 +66,7 @@ class Dispatcher:
         self._settings = settings
         self._wake = wake
         self._lease_until = lease_until
+        self._epoch_of = epoch_of
         self._batch_ready = batch_ready
         self._wall = wall
         self._activities = activities
@@ -146,6 +149,7 @@ class Dispatcher:
     async def _probe(self, ticket: Ticket) -> None:
         loop = asyncio.get_running_loop()
         started_at = self._wall()
+        epoch = self._epoch_of(ticket.webserver.id)
         try:
             result = await self._prober.probe(ticket.webserver)
         except Exception as exc:
@@ -165,7 +169,7 @@ class Dispatcher:
             self._wake.set()
         count_probe(self._metrics, result)
         if current:
-            self._buffer.put(result)
+            self._buffer.put(result, epoch)
             if len(self._buffer) >= self._settings.batch_size:
                 self._batch_ready()
         else:
