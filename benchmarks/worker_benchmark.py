@@ -233,6 +233,8 @@ class Window:
     seconds: float = 0.0
     cpu: float = 0.0
     lags: LagHistogram = field(default_factory=LagHistogram)
+    # Request to response headers, of the bare loop's probes (the worker's are in its history).
+    latencies: LagHistogram = field(default_factory=LagHistogram)
     largest_gap: float = 0.0
     servers_late: int = 0
     taken: int = 0
@@ -316,6 +318,7 @@ async def run_bare_loop(port: int, servers: int, interval: int, warmup: float, d
     done = 0
     recording = False
     last_start: dict[int, float] = {}
+    tasks: set[asyncio.Task[None]] = set()
     end = warmup + duration + interval
 
     async def probe(session: aiohttp.ClientSession, n: int, planned: float) -> None:
@@ -332,6 +335,8 @@ async def run_bare_loop(port: int, servers: int, interval: int, warmup: float, d
             with contextlib.suppress(aiohttp.ClientError, OSError):
                 async with session.get(f"http://127.0.0.1:{port}/t/{n}") as response:
                     response.close()
+            if recording:
+                window.latencies.add(loop.time() - now)
             done += 1
 
     async def schedule(session: aiohttp.ClientSession) -> None:
@@ -341,7 +346,6 @@ async def run_bare_loop(port: int, servers: int, interval: int, warmup: float, d
             for n in range(servers)
             for k in range(math.ceil(end / interval) + 1)
         )
-        tasks: set[asyncio.Task[None]] = set()
         for planned, n in plan:
             if planned - start > end:
                 break
@@ -360,8 +364,9 @@ async def run_bare_loop(port: int, servers: int, interval: int, warmup: float, d
         probing = asyncio.create_task(schedule(session))
         await _measure(window, warmup, duration, lambda: done, start_recording)
         probing.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await probing
+        for task in (probing, *tasks):
+            task.cancel()
+        await asyncio.gather(probing, *tasks, return_exceptions=True)
     window.taken = window.stored = done
     return window
 
@@ -485,6 +490,12 @@ def _print_window(label: str, window: Window, interval: int) -> None:
     )
     rss = "  ".join(f"{at:.0f}s:{mib:.0f}" for at, mib in window.rss)
     print(f"    stored/taken {window.stored}/{window.taken}   RSS MiB over time {rss}")
+    if window.latencies.count:
+        latencies = window.latencies
+        print(
+            f"    probe latency p50/p99 {1000 * latencies.percentile(0.5):.1f} / "
+            f"{1000 * latencies.percentile(0.99):.1f} ms (a slow target would show here)"
+        )
     print(f"    garbage collector {1000 * window.gc_seconds / window.seconds:.0f} ms/s")
     print(f"    targets' CPU (% of a core each): {', '.join(f'{cpu:.0f}' for cpu in window.target_cpu)}")
 
@@ -529,14 +540,17 @@ def main() -> None:
     parser.add_argument("--soak", type=float, default=600.0, help="the worker's window at --soak-rate")
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="postgres")
     parser.add_argument("--core", type=int, default=0, help="the core the bare loop and the worker run on")
-    parser.add_argument("--targets", type=int, default=2)
+    parser.add_argument("--targets", type=int, default=3)
+    parser.add_argument("--pin-targets", action="store_true", help="pin the targets to the other cores")
     parser.add_argument("--profile", metavar="PREFIX", help="py-spy each worker run to PREFIX-<rate>.txt")
     parser.add_argument("--skip-bare", action="store_true")
     parser.add_argument("--skip-worker", action="store_true")
     arguments = parser.parse_args()
     cores = os.sched_getaffinity(0)
     core: int | None = arguments.core if len(cores) > 1 else None
-    target_cores = cores - {core} if core is not None else None
+    # Left to float by default: pinned to the other core, a loaded machine starves them (and with them
+    # the prober, which then waits on its probe slots rather than on its CPU).
+    target_cores = cores - {core} if core is not None and arguments.pin_targets else None
     interval = arguments.interval
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     print(
