@@ -241,6 +241,7 @@ class Window:
     stored: int = 0
     rss: list[tuple[float, float]] = field(default_factory=list)
     gc_seconds: float = 0.0
+    gc_by_generation: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
     target_cpu: list[float] = field(default_factory=list)
 
 
@@ -260,10 +261,11 @@ async def _measure(
     on_start()
     collecting = [0.0]
 
-    def time_collections(phase: str, _: dict[str, int]) -> None:
+    def time_collections(phase: str, info: dict[str, int]) -> None:
         collecting[0] = time.perf_counter() - collecting[0] if phase == "stop" else time.perf_counter()
         if phase == "stop":
             window.gc_seconds += collecting[0]
+            window.gc_by_generation[info["generation"]] += collecting[0]
 
     gc.callbacks.append(time_collections)
     cpu, count, began = cpu_seconds(), probes(), time.monotonic()
@@ -289,6 +291,8 @@ async def run_worker(url: str, warmup: float, duration: float) -> Window:
     metrics = LagRecordingMetrics(counted)
     container.metrics.override(providers.Object(metrics))
     window = Window(lags=metrics.lags)
+    # As `healthmon worker` does once started (entrypoints/cli.py).
+    gc.freeze()
     await container.init_resources()  # type: ignore[misc]
     try:
         monitor: MonitorWebservers = await container.monitor()  # type: ignore[misc]
@@ -496,7 +500,11 @@ def _print_window(label: str, window: Window, interval: int) -> None:
             f"    probe latency p50/p99 {1000 * latencies.percentile(0.5):.1f} / "
             f"{1000 * latencies.percentile(0.99):.1f} ms (a slow target would show here)"
         )
-    print(f"    garbage collector {1000 * window.gc_seconds / window.seconds:.0f} ms/s")
+    by_generation = " / ".join(f"{1000 * spent / window.seconds:.0f}" for spent in window.gc_by_generation)
+    print(
+        f"    garbage collector {1000 * window.gc_seconds / window.seconds:.0f} ms/s "
+        f"(generations 0 / 1 / 2: {by_generation})"
+    )
     print(f"    targets' CPU (% of a core each): {', '.join(f'{cpu:.0f}' for cpu in window.target_cpu)}")
 
 
