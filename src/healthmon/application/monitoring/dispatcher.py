@@ -152,11 +152,11 @@ class Dispatcher:
             self._metrics.observe(PROBE_LAG, lag)
             for activity in self._activities:
                 activity.started(lag)
-            task = asyncio.create_task(self._probe(ticket))
+            task = asyncio.create_task(self._probe(ticket, now))
             self._probes.add(task)
             task.add_done_callback(self._probes.discard)
 
-    async def _probe(self, ticket: Ticket) -> None:
+    async def _probe(self, ticket: Ticket, started: float) -> None:
         loop = asyncio.get_running_loop()
         started_at = self._wall()
         try:
@@ -173,7 +173,7 @@ class Dispatcher:
                 message=f"the prober failed: {type(exc).__name__}",
             )
         finally:
-            current = self._schedule.finish(ticket, loop.time())
+            current = self._schedule.finish(ticket, loop.time(), started)
             self._admission.release(ticket)
             # Never sooner than a whole turn after the last one, even for a server due at once.
             next_due = self._schedule.next_due()
