@@ -526,7 +526,9 @@ def print_profile(path: str, top: int = 25) -> None:
     print(f"  profile {path}: {total} samples")
     for title, counter in (("self", own), ("inclusive", below)):
         print(f"    top {top} by {title}:")
-        for frame, samples in counter.most_common(top):
+        # The frames under which everything runs (the process, the event loop) say nothing.
+        telling = [(frame, samples) for frame, samples in counter.most_common() if samples < 0.6 * total]
+        for frame, samples in telling[:top]:
             print(f"      {100 * samples / max(total, 1):5.1f} %  {frame}")
 
 
@@ -550,7 +552,7 @@ def main() -> None:
     parser.add_argument("--core", type=int, default=0, help="the core the bare loop and the worker run on")
     parser.add_argument("--targets", type=int, default=3)
     parser.add_argument("--pin-targets", action="store_true", help="pin the targets to the other cores")
-    parser.add_argument("--profile", metavar="PREFIX", help="py-spy each worker run to PREFIX-<rate>.txt")
+    parser.add_argument("--profile", metavar="PREFIX", help="py-spy each run to PREFIX[-bare]-<rate>.txt")
     parser.add_argument("--skip-bare", action="store_true")
     parser.add_argument("--skip-worker", action="store_true")
     arguments = parser.parse_args()
@@ -580,8 +582,11 @@ def main() -> None:
                     target_pids,
                     run_bare_loop,
                     (port, servers, interval, arguments.warmup, arguments.duration),
+                    f"{arguments.profile}-bare-{rate}.txt" if arguments.profile else None,
                 )
                 _print_window("bare aiohttp loop (no database)", bare, interval)
+                if arguments.profile:
+                    print_profile(f"{arguments.profile}-bare-{rate}.txt")
             if not arguments.skip_worker:
                 with migrated_database(arguments.database) as url:
                     register(url, port, servers, interval)
