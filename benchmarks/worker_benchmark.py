@@ -243,6 +243,16 @@ class Window:
     gc_seconds: float = 0.0
     gc_by_generation: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
     target_cpu: list[float] = field(default_factory=list)
+    # The bare loop's last start of each server, for its gaps (the worker's come from its history).
+    last_start: dict[int, float] = field(default_factory=dict)
+
+    def started(self, server: int, now: float, interval: int) -> None:
+        """A probe of this server started now: count the gap since its previous one."""
+        previous = self.last_start.get(server)
+        if previous is not None:
+            self.largest_gap = max(self.largest_gap, now - previous)
+            self.servers_late += now - previous > interval + 1
+        self.last_start[server] = now
 
 
 async def _sample_rss(window: Window, start: float) -> None:
@@ -280,12 +290,9 @@ async def _measure(
 
 async def run_worker(url: str, warmup: float, duration: float) -> Window:
     """The real worker, built by the container, over every server in the database."""
-    settings = Settings(
-        database_url=url,
-        max_concurrent_probes=CONCURRENCY,
-        max_probes_per_host=CONCURRENCY,
-        summary_seconds=3600.0,
-    )
+    # The summary interval left at its default: the summary holds a minute of lags, and a longer
+    # one would show in RSS as a growth the worker never has.
+    settings = Settings(database_url=url, max_concurrent_probes=CONCURRENCY, max_probes_per_host=CONCURRENCY)
     container = build_container(settings)
     counted = InMemoryMetrics()
     metrics = LagRecordingMetrics(counted)
@@ -321,27 +328,24 @@ async def run_bare_loop(port: int, servers: int, interval: int, warmup: float, d
     slots = asyncio.Semaphore(CONCURRENCY)
     done = 0
     recording = False
-    last_start: dict[int, float] = {}
     tasks: set[asyncio.Task[None]] = set()
     end = warmup + duration + interval
 
     async def probe(session: aiohttp.ClientSession, n: int, planned: float) -> None:
         nonlocal done
-        async with slots:
+        try:
             now = loop.time()
             if recording:
                 window.lags.add(now - planned)
-            previous = last_start.get(n)
-            if previous is not None:
-                window.largest_gap = max(window.largest_gap, now - previous)
-                window.servers_late += now - previous > interval + 1
-            last_start[n] = now
+            window.started(n, now, interval)
             with contextlib.suppress(aiohttp.ClientError, OSError):
                 async with session.get(f"http://127.0.0.1:{port}/t/{n}") as response:
                     response.close()
             if recording:
                 window.latencies.add(loop.time() - now)
             done += 1
+        finally:
+            slots.release()
 
     async def schedule(session: aiohttp.ClientSession) -> None:
         start = loop.time()
@@ -356,6 +360,9 @@ async def run_bare_loop(port: int, servers: int, interval: int, warmup: float, d
             delay = planned - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
+            # A task only once a slot is free: behind, the backlog stays in the plan rather than
+            # piling up as tasks waiting on the semaphore (which collapsed the loop under load).
+            await slots.acquire()
             task = asyncio.create_task(probe(session, n, planned))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
@@ -372,6 +379,7 @@ async def run_bare_loop(port: int, servers: int, interval: int, warmup: float, d
             task.cancel()
         await asyncio.gather(probing, *tasks, return_exceptions=True)
     window.taken = window.stored = done
+    window.last_start.clear()
     return window
 
 
