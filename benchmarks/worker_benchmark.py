@@ -354,6 +354,10 @@ async def run_bare_loop(port: int, servers: int, interval: int, warmup: float, d
             for n in range(servers)
             for k in range(math.ceil(end / interval) + 1)
         )
+        # The plan lives as long as the run, like the worker's servers: frozen as the worker freezes
+        # those, or every full collection walks it (which slowed this loop more than its probes).
+        gc.collect()
+        gc.freeze()
         for planned, n in plan:
             if planned - start > end:
                 break
