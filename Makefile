@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run check install lint test unit clean
+.PHONY: run check install lint test unit clean vendor chromium screenshots
 
 run: install
 	$(BIN)/healthmon serve
@@ -26,8 +26,32 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: install
+test: install chromium
 	$(BIN)/pytest
+
+# The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+CHROMIUM := /usr/bin/chromium
+chromium: $(CHROMIUM)
+
+$(CHROMIUM):
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
+# The dashboard's chart library, vendored from its npm package with its licence; the files are
+# committed, so this runs only to change the version (then commit what it wrote).
+UPLOT_VERSION := 1.6.32
+UPLOT_DIR := src/healthmon/entrypoints/http/static/vendor/uplot
+vendor:
+	rm -rf $(UPLOT_DIR) .vendor-tmp && mkdir -p $(UPLOT_DIR) .vendor-tmp
+	cd .vendor-tmp && npm pack --silent uplot@$(UPLOT_VERSION) && tar -xzf uplot-$(UPLOT_VERSION).tgz
+	cp .vendor-tmp/package/dist/uPlot.iife.min.js .vendor-tmp/package/dist/uPlot.min.css \
+		.vendor-tmp/package/LICENSE $(UPLOT_DIR)/
+	echo "uplot $(UPLOT_VERSION) (npm pack uplot@$(UPLOT_VERSION); make vendor)" > $(UPLOT_DIR)/VERSION
+	rm -rf .vendor-tmp
+
+# Screenshots of the dashboard's pages for the README (docs/screenshots), from a running service.
+screenshots: install chromium
+	$(BIN)/python -m tests.integration.browser.screenshots
 
 # The fast loop: domain, application and entry-point tests, no database, network or thread (seconds).
 unit: install

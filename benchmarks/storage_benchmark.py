@@ -1,7 +1,12 @@
-"""Storage benchmark on PostgreSQL: reads and ingest at 10,000 webservers and millions of requests.
+"""Storage benchmark on PostgreSQL: size, reads, ingest and retention; 10,000 webservers, 5M requests.
 
     .venv/bin/python benchmarks/storage_benchmark.py [--servers 10000 --requests 5000000] [--keep]
-                                                     [--no-gc-freeze]
+                                                     [--no-gc-freeze] [--no-old-layout]
+
+Figures: bytes per probe row with its indexes (pg_total_relation_size over every partition), beside
+the layout before migration 0006 filled with the same rows in a table of its own (--no-old-layout
+skips that); reads; ingest rows/s through RecordProbeResults; and retention dropping one expired
+day's partition: how long it takes, and that what remains carries no dead rows (nothing to VACUUM).
 
 Creates a scratch database on the server of HEALTHMON_TEST_POSTGRES_URL (default: the local one as
 `postgres`), migrates it, fills it with generated rows (INSERT ... SELECT generate_series, not
@@ -30,24 +35,32 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, String, case, cast, func, insert, literal, select
+from sqlalchemy import Engine, Integer, String, case, cast, func, insert, literal, select, text
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
+from healthmon.adapters.sqlalchemy.converters import ERROR_KIND_CODES
 from healthmon.adapters.sqlalchemy.engine import create_database_engine, create_session_factory, database_url
+from healthmon.adapters.sqlalchemy.history_storage import PostgresHistoryStorage
 from healthmon.adapters.sqlalchemy.migrations import upgrade_database
 from healthmon.adapters.sqlalchemy.tables import requests_table, webservers_table
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from healthmon.adapters.system_clock import SystemClock
 from healthmon.application.ports import HistoryCursor
 from healthmon.application.use_cases.history import ListProbeHistory
 from healthmon.application.use_cases.recording import RecordProbeResults
 from healthmon.application.use_cases.webservers import GetWebserver, ListWebservers
 from healthmon.domain.ids import WebserverId
-from healthmon.domain.probe import ProbeResult
+from healthmon.domain.probe import ErrorKind, ProbeResult
 
 DEFAULT_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-# The generated history starts here; each server gets one probe per PROBE_INTERVAL after it.
-HISTORY_START = datetime(2025, 1, 1, tzinfo=UTC)
+# The generated history starts here; each server gets one probe per PROBE_INTERVAL after it. At 16:00
+# yesterday (UTC), so that 5M probes of 10,000 servers (8 h 20 min) run into today's partition, as a
+# live history does: the last probes are today's, and yesterday's partition is whole for retention.
+HISTORY_START = datetime.combine(datetime.now(UTC).date(), datetime.min.time(), tzinfo=UTC) - timedelta(
+    hours=8
+)
+BYTES_PER_ROW_GOAL = 80
 PROBE_INTERVAL = timedelta(seconds=60)
 GOALS_MS = {"get one": 5.0, "list 10k": 50.0}
 INGEST_GOAL_ROWS_PER_SECOND = 20_000
@@ -75,9 +88,18 @@ def scratch_database(admin_url: URL, *, keep: bool) -> Iterator[URL]:
         engine.dispose()
 
 
+def history_end(servers: int, requests: int) -> datetime:
+    """The start of the generated history's last probe."""
+    return HISTORY_START + PROBE_INTERVAL * ((requests - 1) // servers)
+
+
 def fill(engine: Engine, servers: int, requests: int) -> None:
     """Generate the webservers and their request history inside the database (setup, not measured)."""
     w, r = webservers_table.c, requests_table.c
+    # The history's days get their partitions as the periodic job would have made them.
+    PostgresHistoryStorage(create_session_factory(engine)).prepare(
+        HISTORY_START.date(), history_end(servers, requests).date()
+    )
     n = func.generate_series(1, servers).table_valued("n").render_derived()
     now = func.now()
     state = n.c.n % 3
@@ -106,9 +128,9 @@ def fill(engine: Engine, servers: int, requests: int) -> None:
     history = select(
         (g.c.g - 1) % servers + 1,
         literal(HISTORY_START) + func.make_interval(0, 0, 0, 0, 0, 0, ((g.c.g - 1) // servers) * 60),
-        func.random() * 100,
+        cast(func.random() * 100_000, Integer),
         case((refused, None), (ok, 200), else_=500),
-        case((refused, "connection_refused"), else_=None),
+        case((refused, ERROR_KIND_CODES[ErrorKind.CONNECTION_REFUSED]), else_=None),
         case((refused, "Connection refused"), else_=None),
         ok,
     )
@@ -145,7 +167,7 @@ def fill(engine: Engine, servers: int, requests: int) -> None:
                 [
                     r.webserver_id,
                     r.started_at,
-                    r.latency_ms,
+                    r.latency_us,
                     r.status_code,
                     r.error_kind,
                     r.error_message,
@@ -159,6 +181,105 @@ def fill(engine: Engine, servers: int, requests: int) -> None:
         # Write out what the fill dirtied now, so that a checkpoint it triggered does not compete
         # with the measurements for the disk (superuser-only, like the setting above).
         connection.exec_driver_sql("CHECKPOINT")
+
+
+_PARTITIONS = (
+    "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+    "WHERE i.inhparent = CAST('requests' AS regclass)"
+)
+
+
+def history_sizes(engine: Engine) -> tuple[int, int, int]:
+    """Bytes of the history over every partition: in all (pg_total_relation_size), heap, indexes."""
+    with engine.connect() as connection:
+        total, heap, indexes = connection.execute(
+            text(
+                "SELECT sum(pg_total_relation_size(c.oid)), sum(pg_relation_size(c.oid)), "
+                f"sum(pg_indexes_size(c.oid)) {_PARTITIONS}"
+            )
+        ).one()
+    return int(total), int(heap), int(indexes)
+
+
+def report_bytes_per_row(engine: Engine, requests: int, *, old_layout: bool) -> None:
+    """Print the bytes per probe row, with the old layout's beside them when asked."""
+    total, heap, indexes = history_sizes(engine)
+    verdict = "met" if total / requests <= BYTES_PER_ROW_GOAL else "MISSED"
+    print(
+        f"bytes per probe row at {requests:,} rows: {total / requests:.1f} "
+        f"(heap {heap / requests:.1f}, indexes {indexes / requests:.1f}; "
+        f"{total / 1e6:,.0f} MB in all)   goal <= {BYTES_PER_ROW_GOAL}: {verdict}"
+    )
+    if old_layout:
+        old = old_layout_bytes(engine, requests)
+        print(f"  the layout before migration 0006, same rows: {old / requests:.1f} bytes per row")
+
+
+# The requests table as migrations 0001-0003 made it, beside the new one for comparison.
+_OLD_LAYOUT = """
+CREATE TABLE requests_old_layout (
+    id BIGSERIAL PRIMARY KEY,
+    webserver_id INTEGER NOT NULL REFERENCES webservers (id) ON DELETE CASCADE,
+    started_at TIMESTAMPTZ NOT NULL,
+    latency_ms DOUBLE PRECISION NOT NULL CHECK (latency_ms >= 0),
+    status_code INTEGER,
+    error_kind VARCHAR(32),
+    error_message TEXT,
+    success BOOLEAN NOT NULL,
+    CHECK ((status_code IS NULL) <> (error_kind IS NULL)),
+    CHECK (NOT success OR (status_code >= 200 AND status_code <= 299))
+);
+CREATE INDEX ON requests_old_layout (webserver_id, started_at DESC, id DESC);
+"""
+
+
+def old_layout_bytes(engine: Engine, requests: int) -> int:
+    """Fill the old layout's table with the same rows in the same order; its size, then drop it."""
+    with engine.begin() as connection:
+        connection.exec_driver_sql(_OLD_LAYOUT)
+        connection.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        connection.exec_driver_sql(
+            "INSERT INTO requests_old_layout (webserver_id, started_at, latency_ms, status_code, error_kind, "
+            "error_message, success) SELECT webserver_id, started_at, latency_us / 1000.0, status_code, "
+            "CASE WHEN error_kind IS NULL THEN NULL ELSE 'connection_refused' END, error_message, success "
+            "FROM requests ORDER BY started_at, webserver_id"
+        )
+    with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
+        connection.exec_driver_sql("VACUUM (ANALYZE) requests_old_layout")
+        size = connection.execute(text("SELECT pg_total_relation_size('requests_old_layout')")).scalar_one()
+        connection.exec_driver_sql("DROP TABLE requests_old_layout")
+        connection.exec_driver_sql("CHECKPOINT")
+    return int(size)
+
+
+def drop_one_day(engine: Engine) -> None:
+    """Prune the history's first day as retention would: time the drop, and look for dead rows after."""
+    sessions = create_session_factory(engine)
+    storage = PostgresHistoryStorage(sessions)
+    first_day = HISTORY_START.date()
+    partition = f"requests_p{first_day:%Y%m%d}"
+    with engine.connect() as connection:
+        size, rows = connection.execute(
+            text(f"SELECT pg_total_relation_size('{partition}'), count(*) FROM {partition}")
+        ).one()
+    before, _, _ = history_sizes(engine)
+    start = time.perf_counter()
+    outcome = storage.prune(datetime.combine(first_day + timedelta(days=1), datetime.min.time(), tzinfo=UTC))
+    elapsed = time.perf_counter() - start
+    after, _, _ = history_sizes(engine)
+    with engine.connect() as connection:
+        dead, live = connection.execute(
+            text(
+                "SELECT coalesce(sum(s.n_dead_tup), 0), coalesce(sum(s.n_live_tup), 0) "
+                f"FROM pg_stat_user_tables s WHERE s.relid IN (SELECT c.oid {_PARTITIONS})"
+            )
+        ).one()
+    print(
+        f"retention: dropped {outcome.partitions} day partition ({rows:,} rows, {size / 1e6:,.0f} MB) in "
+        f"{elapsed * 1000:,.0f} ms; history {before / 1e6:,.0f} MB -> {after / 1e6:,.0f} MB "
+        f"(freed {(before - after) / 1e6:,.0f} MB, the partition's whole size); remaining partitions: "
+        f"{live:,} live rows, {dead:,} dead rows (nothing for VACUUM)"
+    )
 
 
 def p99(samples_ms: list[float]) -> float:
@@ -202,12 +323,12 @@ class Bench:
         return SqlAlchemyUnitOfWork(self.sessions)
 
     def get_one(self) -> None:
-        get = GetWebserver(self.uow())
+        get = GetWebserver(self.uow(), SystemClock())
         samples = timed(lambda: get.execute(WebserverId(self.rng.randint(1, self.servers))), self.samples, 50)
         report("GetWebserver (webserver + last 10 requests)", samples, GOALS_MS["get one"])
 
     def list_all(self) -> None:
-        listing = ListWebservers(self.uow())
+        listing = ListWebservers(self.uow(), SystemClock())
         pages: list[float] = []
 
         def walk() -> None:
@@ -303,6 +424,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_false",
         help="do not call gc.freeze() after the setup (the service does; this shows what it is worth)",
     )
+    parser.add_argument(
+        "--no-old-layout",
+        dest="old_layout",
+        action="store_false",
+        help="do not fill the layout before migration 0006 for its bytes per row (saves a minute)",
+    )
     arguments = parser.parse_args(argv)
     admin_url = database_url(os.environ.get("HEALTHMON_TEST_POSTGRES_URL", DEFAULT_ADMIN_URL))
 
@@ -332,8 +459,10 @@ def main(argv: list[str] | None = None) -> int:
                 gc.freeze()
             bench.get_one()
             bench.list_all()
+            report_bytes_per_row(engine, arguments.requests, old_layout=arguments.old_layout)
             bench.history_page()
             bench.ingest()
+            drop_one_day(engine)
         finally:
             engine.dispose()
     return 0

@@ -1,7 +1,8 @@
 """Worker benchmark: the real worker on one core, beside a bare aiohttp loop doing the same probes.
 
-    .venv/bin/python benchmarks/worker_benchmark.py                  # the full run, about 14 minutes
+    .venv/bin/python benchmarks/worker_benchmark.py                  # the full run, about 16 minutes
     .venv/bin/python benchmarks/worker_benchmark.py --duration 30 --soak 30 --rates 2000   # a quick look
+    .venv/bin/python benchmarks/worker_benchmark.py --https ...                          # over TLS
 
 For each offered rate (--rates, default 500, 2000 and 3000 probes/s: that many servers times
 --interval, 10 s) it registers the servers in a scratch PostgreSQL database (HEALTHMON_TEST_POSTGRES_URL)
@@ -20,6 +21,10 @@ gap between two probes of one server, results stored/taken, and RSS over time.
 The targets are --targets processes sharing one loopback port (each answers 200 and closes), pinned
 to the other cores; their CPU is printed beside each run, so a target near 100 % of a core would show
 it is the bottleneck rather than the prober.
+
+--https serves the targets over TLS with a certificate from a throwaway CA (trustme) that both
+clients trust: every probe, of the worker and of the bare loop, is a new connection with a full
+handshake (no session is reused), and the worker also reads each peer certificate's expiry.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import platform
 import resource
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -49,9 +55,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import trustme
 from dependency_injector import providers
 from sqlalchemy import func, select
 
+from healthmon.adapters.aiohttp_prober import open_client_session
 from healthmon.adapters.memory_metrics import InMemoryMetrics
 from healthmon.adapters.sqlalchemy.engine import create_database_engine, create_session_factory, database_url
 from healthmon.adapters.sqlalchemy.migrations import upgrade_database
@@ -95,12 +103,12 @@ class _Responder(asyncio.Protocol):
             self.transport.close()
 
 
-def _serve_targets(sock: socket.socket, cores: set[int] | None) -> None:
+def _serve_targets(sock: socket.socket, cores: set[int] | None, tls: ssl.SSLContext | None) -> None:
     if cores:
         os.sched_setaffinity(0, cores)
 
     async def main() -> None:
-        server = await asyncio.get_running_loop().create_server(_Responder, sock=sock, backlog=4096)
+        server = await asyncio.get_running_loop().create_server(_Responder, sock=sock, backlog=4096, ssl=tls)
         async with server:
             await server.serve_forever()
 
@@ -108,8 +116,20 @@ def _serve_targets(sock: socket.socket, cores: set[int] | None) -> None:
         asyncio.run(main())
 
 
+def throwaway_tls() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context with a certificate for 127.0.0.1 from a new CA, and a client context trusting it."""
+    ca = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server)
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    return server, client
+
+
 @contextlib.contextmanager
-def target_processes(count: int = 1, cores: set[int] | None = None) -> Iterator[tuple[int, list[int]]]:
+def target_processes(
+    count: int = 1, cores: set[int] | None = None, tls: ssl.SSLContext | None = None
+) -> Iterator[tuple[int, list[int]]]:
     """`count` child processes answering 200 on one loopback port (they share the listening socket).
 
     Yields the port and the processes' ids (to read their CPU).
@@ -120,7 +140,7 @@ def target_processes(count: int = 1, cores: set[int] | None = None) -> Iterator[
     port = sock.getsockname()[1]
     context = multiprocessing.get_context("fork")
     processes = [
-        context.Process(target=_serve_targets, args=(sock, cores), daemon=True) for _ in range(count)
+        context.Process(target=_serve_targets, args=(sock, cores, tls), daemon=True) for _ in range(count)
     ]
     for process in processes:
         process.start()
@@ -135,9 +155,9 @@ def target_processes(count: int = 1, cores: set[int] | None = None) -> Iterator[
 
 
 @contextlib.contextmanager
-def target_process() -> Iterator[int]:
-    """One target process on a loopback port; yields the port."""
-    with target_processes(1) as (port, _):
+def target_process(tls: ssl.SSLContext | None = None) -> Iterator[int]:
+    """One target process on a loopback port (TLS with tls); yields the port."""
+    with target_processes(1, tls=tls) as (port, _):
         yield port
 
 
@@ -288,7 +308,7 @@ async def _measure(
     window.rss.append((time.monotonic() - start, rss_mib()))
 
 
-async def run_worker(url: str, warmup: float, duration: float) -> Window:
+async def run_worker(url: str, warmup: float, duration: float, tls: ssl.SSLContext | None = None) -> Window:
     """The real worker, built by the container, over every server in the database."""
     # The summary interval left at its default: the summary holds a minute of lags, and a longer
     # one would show in RSS as a growth the worker never has.
@@ -297,6 +317,17 @@ async def run_worker(url: str, warmup: float, duration: float) -> Window:
     counted = InMemoryMetrics()
     metrics = LagRecordingMetrics(counted)
     container.metrics.override(providers.Object(metrics))
+    if tls is not None:
+        # The container's session, but trusting the benchmark's CA (and still under the outbound policy).
+        container.client_session.override(
+            providers.Resource(
+                open_client_session,
+                limit=settings.max_concurrent_probes,
+                limit_per_host=settings.max_probes_per_host,
+                ssl_context=tls,
+                policy=container.outbound_policy,
+            )
+        )
     window = Window(lags=metrics.lags)
     # As `healthmon worker` does once started (entrypoints/cli.py).
     gc.freeze()
@@ -320,11 +351,27 @@ async def run_worker(url: str, warmup: float, duration: float) -> Window:
     return window
 
 
-async def run_bare_loop(port: int, servers: int, interval: int, warmup: float, duration: float) -> Window:
+@dataclass(frozen=True)
+class Target:
+    """Where the targets listen, and the client context that trusts them over TLS (None: plain HTTP)."""
+
+    port: int
+    tls: ssl.SSLContext | None = None
+
+    def url(self, n: int) -> str:
+        """The URL of target n."""
+        return f"{'http' if self.tls is None else 'https'}://127.0.0.1:{self.port}/t/{n}"
+
+
+async def run_bare_loop(
+    target: Target, servers: int, interval: int, warmup: float, duration: float
+) -> Window:
     """The same servers on the same grid, probed by plain aiohttp: no database, no health, no limits."""
     loop = asyncio.get_running_loop()
     window = Window()
-    connector = aiohttp.TCPConnector(limit=CONCURRENCY, limit_per_host=CONCURRENCY, force_close=True)
+    connector = aiohttp.TCPConnector(
+        limit=CONCURRENCY, limit_per_host=CONCURRENCY, force_close=True, ssl=target.tls or True
+    )
     slots = asyncio.Semaphore(CONCURRENCY)
     done = 0
     recording = False
@@ -339,7 +386,7 @@ async def run_bare_loop(port: int, servers: int, interval: int, warmup: float, d
                 window.lags.add(now - planned)
             window.started(n, now, interval)
             with contextlib.suppress(aiohttp.ClientError, OSError):
-                async with session.get(f"http://127.0.0.1:{port}/t/{n}") as response:
+                async with session.get(target.url(n)) as response:
                     response.close()
             if recording:
                 window.latencies.add(loop.time() - now)
@@ -434,15 +481,13 @@ def in_pinned_process(
     return window
 
 
-def register(url: str, port: int, servers: int, interval: int) -> None:
+def register(url: str, target: Target, servers: int, interval: int) -> None:
     """N webservers, one path each on the target (setup, not measured)."""
     engine = create_database_engine(url, pool_size=1)
     try:
         with SqlAlchemyUnitOfWork(create_session_factory(engine)) as uow:
             for n in range(servers):
-                settings = WebserverSettings(
-                    name=f"target {n}", url=f"http://127.0.0.1:{port}/t/{n}", interval_seconds=interval
-                )
+                settings = WebserverSettings(name=f"target {n}", url=target.url(n), interval_seconds=interval)
                 uow.webservers.add(settings, datetime.now(UTC))
             uow.commit()
     finally:
@@ -565,6 +610,7 @@ def main() -> None:
     parser.add_argument("--targets", type=int, default=3)
     parser.add_argument("--pin-targets", action="store_true", help="pin the targets to the other cores")
     parser.add_argument("--profile", metavar="PREFIX", help="py-spy each run to PREFIX[-bare]-<rate>.txt")
+    parser.add_argument("--https", action="store_true", help="TLS targets, a full handshake per probe")
     parser.add_argument("--skip-bare", action="store_true")
     parser.add_argument("--skip-worker", action="store_true")
     arguments = parser.parse_args()
@@ -578,9 +624,12 @@ def main() -> None:
     print(
         f"load average {' / '.join(f'{load:.2f}' for load in os.getloadavg())}; prober on core {core}, "
         f"{arguments.targets} target processes on cores {sorted(target_cores or cores)}; {arguments.database}"
+        f"{' over HTTPS' if arguments.https else ''}"
     )
     ratios: list[str] = []
-    with target_processes(arguments.targets, target_cores) as (port, target_pids):
+    server_tls, client_tls = throwaway_tls() if arguments.https else (None, None)
+    with target_processes(arguments.targets, target_cores, server_tls) as (port, target_pids):
+        target = Target(port, client_tls)
         for rate in (int(rate) for rate in arguments.rates.split(",")):
             servers = rate * interval
             duration = (
@@ -593,7 +642,7 @@ def main() -> None:
                     core,
                     target_pids,
                     run_bare_loop,
-                    (port, servers, interval, arguments.warmup, arguments.duration),
+                    (target, servers, interval, arguments.warmup, arguments.duration),
                     f"{arguments.profile}-bare-{rate}.txt" if arguments.profile else None,
                 )
                 _print_window("bare aiohttp loop (no database)", bare, interval)
@@ -601,12 +650,12 @@ def main() -> None:
                     print_profile(f"{arguments.profile}-bare-{rate}.txt")
             if not arguments.skip_worker:
                 with migrated_database(arguments.database) as url:
-                    register(url, port, servers, interval)
+                    register(url, target, servers, interval)
                     worker = in_pinned_process(
                         core,
                         target_pids,
                         run_worker,
-                        (url, arguments.warmup, duration),
+                        (url, arguments.warmup, duration, client_tls),
                         f"{arguments.profile}-{rate}.txt" if arguments.profile else None,
                     )
                     stored_history(url, interval, worker)

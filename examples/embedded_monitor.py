@@ -34,12 +34,12 @@ def main() -> None:
             )
         )
         record.execute([result])
-        health = GetWebserver(InMemoryUnitOfWork(store)).execute(site.id).webserver.health
+        health = GetWebserver(InMemoryUnitOfWork(store), SystemClock()).execute(site.id).webserver.health
         print(
             f"probe {n + 1:2}: {'ok  ' if ok else 'FAIL'} -> {health.state:9} "
             f"(streaks: {health.consecutive_successes} ok, {health.consecutive_failures} failed)"
         )
-    details = GetWebserver(InMemoryUnitOfWork(store)).execute(site.id)
+    details = GetWebserver(InMemoryUnitOfWork(store), SystemClock()).execute(site.id)
     print(
         f"{details.webserver.settings.name}: {details.webserver.state}, "
         f"last {len(details.last_requests)} requests kept"

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from healthmon.domain.channels import SECRET_PREFIX, Channel, ChannelId, ChannelKind, ChannelSettings
-from healthmon.domain.events import EventId, EventType, HealthChanged, RecordedEvent, WebserverSnapshot
+from healthmon.domain.events import (
+    CertificateExpiring,
+    EventId,
+    EventType,
+    HealthChanged,
+    RecordedEvent,
+    WebserverSnapshot,
+)
 from healthmon.domain.health import HealthState
 from healthmon.domain.probe import ProbeResult
 from healthmon.domain.webserver import WebserverId
@@ -65,4 +72,30 @@ def health_changed(
         type=EventType.HEALTH_CHANGED,
         occurred_at=occurred_at,
         change=change,
+    )
+
+
+def certificate_expiring(
+    sequence: int = 1,
+    *,
+    webserver_id: int = 7,
+    expires_at: datetime = EPOCH + timedelta(days=6, hours=12),
+    threshold_days: int = 7,
+    occurred_at: datetime = EPOCH,
+) -> RecordedEvent:
+    """A stored certificate event of webserver `webserver_id` ("server N"): by default 6.5 days left."""
+    server = WebserverId(webserver_id)
+    warning = CertificateExpiring(
+        webserver=WebserverSnapshot(id=server, name=f"server {webserver_id}", url="https://server.test/"),
+        expires_at=expires_at,
+        threshold_days=threshold_days,
+        occurred_at=occurred_at,
+    )
+    return RecordedEvent(
+        id=EventId(f"evt_{sequence:08d}"),
+        sequence=sequence,
+        type=EventType.CERTIFICATE_EXPIRING,
+        occurred_at=occurred_at,
+        change=None,
+        certificate=warning,
     )

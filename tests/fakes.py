@@ -6,7 +6,7 @@ import asyncio
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from healthmon.application.ports import Clock, Notifier, Prober
+from healthmon.application.ports import Clock, Notifier, Prober, Rollups
 from healthmon.domain.channels import Channel, ChannelId, ChannelKind
 from healthmon.domain.deliveries import AttemptOutcome
 from healthmon.domain.events import EventId, RecordedEvent
@@ -102,3 +102,18 @@ class FakeNotifier(Notifier):
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
+
+
+class FakeRollups(Rollups):
+    """Rollups that have covered the history up to `until`, and remember each hourly prune."""
+
+    def __init__(self, until: datetime | None = None) -> None:
+        self.until = until
+        self.hourly_pruned_before: list[datetime] = []
+
+    def rolled_up_until(self) -> datetime | None:
+        return self.until
+
+    def prune_hourly(self, before: datetime) -> int:
+        self.hourly_pruned_before.append(before)
+        return 0

@@ -12,14 +12,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 from healthmon.application.monitoring.settings import MonitorSettings
+from healthmon.application.use_cases.retention import RetentionSettings
+from healthmon.domain.certificates import DEFAULT_WARN_DAYS, ExpiryWarnings
 from healthmon.domain.deliveries import DEFAULT_RETRY_SECONDS
 from healthmon.domain.errors import FieldProblem, InvalidField
+from healthmon.domain.outbound import Network, OutboundPolicy, parse_networks
 
 PREFIX = "HEALTHMON_"
 DEFAULT_DATABASE_URL = "sqlite:///healthmon.db"
 # The monitor's defaults are written once, in MonitorSettings; the fields below that share its
 # names take their defaults from it, and the container hands them over by those names.
 _MONITOR = MonitorSettings()
+_RETENTION = RetentionSettings()
+_POLICY = OutboundPolicy()
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,17 @@ class Settings:
     delivery_retry_seconds: tuple[float, ...] = DEFAULT_RETRY_SECONDS
     delivery_concurrency: int = 20
     delivery_claim_seconds: float = 60.0
+    # Days raw probes are kept (once the rollups hold them), and days hourly rollups are kept.
+    retention_days: int = _RETENTION.retention_days
+    rollup_retention_days: int = _RETENTION.rollup_retention_days
+    # Where `healthmon worker` serves its own metrics (/metrics, on `host`); None: not served.
+    metrics_port: int | None = None
+    # The outbound network policy of probes and alert deliveries: comma-separated CIDR networks
+    # (setting one replaces its default); the most specific network holding an address decides.
+    outbound_deny: tuple[Network, ...] = _POLICY.deny
+    outbound_allow: tuple[Network, ...] = _POLICY.allow
+    # Days before a TLS certificate expires at which a webserver.certificate_expiring event is sent.
+    cert_warn_days: tuple[int, ...] = DEFAULT_WARN_DAYS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -90,14 +106,22 @@ class Settings:
                 ("refresh_seconds", 0.01),
                 ("lease_seconds", 0.1),
                 ("shutdown_grace_seconds", 0),
+                ("retention_days", 1),
+                ("rollup_retention_days", 1),
             )
             if getattr(self, name) < low
         ]
         if self.port > 65535:
             problems.append(FieldProblem("HEALTHMON_PORT", "must be at most 65535"))
+        if self.metrics_port is not None and not 1 <= self.metrics_port <= 65535:
+            problems.append(FieldProblem("HEALTHMON_METRICS_PORT", "must be between 1 and 65535"))
         if self.log_format not in ("text", "json"):
             problems.append(FieldProblem("HEALTHMON_LOG_FORMAT", "must be text or json"))
         problems.extend(self._delivery_problems())
+        try:
+            ExpiryWarnings(self.cert_warn_days)
+        except ValueError as exc:
+            problems.append(FieldProblem("HEALTHMON_CERT_WARN_DAYS", str(exc)))
         if problems:
             raise InvalidField(*problems)
 
@@ -118,6 +142,14 @@ class Settings:
                 FieldProblem("HEALTHMON_DELIVERY_RETRY_SECONDS", "must be positive seconds, at least one")
             )
         return problems
+
+
+def _days_list(text: str) -> tuple[int, ...]:
+    days = tuple(_integer(part.strip()) for part in text.split(","))
+    try:
+        return ExpiryWarnings(days).days
+    except ValueError as exc:
+        raise ValueError(f"{exc}, not {text!r}") from None
 
 
 def _seconds_list(text: str) -> tuple[float, ...]:
@@ -248,4 +280,10 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "delivery_retry_seconds": _seconds_list,
     "delivery_concurrency": _integer,
     "delivery_claim_seconds": _number,
+    "retention_days": _integer,
+    "rollup_retention_days": _integer,
+    "metrics_port": _integer,
+    "outbound_deny": parse_networks,
+    "outbound_allow": parse_networks,
+    "cert_warn_days": _days_list,
 }

@@ -104,7 +104,8 @@ def postgres_session_factory(postgres_engine: Engine) -> sessionmaker[Session]:
     with postgres_engine.begin() as connection:
         # Far faster than dropping and migrating again; SQLAlchemy has no TRUNCATE construct.
         connection.exec_driver_sql(
-            "TRUNCATE webservers, requests, workers, events, channels, deliveries RESTART IDENTITY CASCADE"
+            "TRUNCATE webservers, requests, workers, events, channels, deliveries, jobs, "
+            "rollups_hourly, rollups_daily, rollups_weekly, rollup_marks RESTART IDENTITY CASCADE"
         )
     return create_session_factory(postgres_engine)
 

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import trustme
 from aiohttp import web
@@ -214,10 +215,14 @@ class TlsPair:
     trusting_client: ssl.SSLContext
 
 
-def throwaway_tls() -> TlsPair:
-    """Certificates for 127.0.0.1 and localhost from a CA that nothing trusts by default."""
+def throwaway_tls(*, not_before: datetime | None = None, not_after: datetime | None = None) -> TlsPair:
+    """Certificates for 127.0.0.1 and localhost from a CA that nothing trusts by default.
+
+    not_before and not_after (trustme's defaults: valid from now for years) make one that expires
+    when a test needs it to, or has expired already.
+    """
     ca = trustme.CA()
-    certificate = ca.issue_cert("127.0.0.1", "localhost")
+    certificate = ca.issue_cert("127.0.0.1", "localhost", not_before=not_before, not_after=not_after)
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     certificate.configure_cert(server)
     client = ssl.create_default_context()

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from healthmon.adapters.sqlalchemy.engine import create_database_engine
+from healthmon.adapters.sqlalchemy.migrations import alembic_config
 from healthmon.entrypoints.cli import main
 
 
@@ -35,11 +37,13 @@ def test_db_upgrade_creates_the_schema_and_can_run_again(
     assert main(["db", "upgrade"]) == 0
 
     assert capsys.readouterr().out == f"The database {url} has the newest schema.\n" * 2
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     engine = create_database_engine(url)
     try:
         with engine.connect() as connection:
             assert {"webservers", "requests", "workers"} <= set(inspect(connection).get_table_names())
-            assert MigrationContext.configure(connection).get_current_revision() == "0003"
+            head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+            assert MigrationContext.configure(connection).get_current_revision() == head
     finally:
         engine.dispose()
 

@@ -11,9 +11,11 @@ from typing import Self
 import pytest
 
 from healthmon.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from healthmon.adapters.memory_metrics import InMemoryMetrics
 from healthmon.adapters.system_clock import SystemClock
 from healthmon.application.delivery_loop import DeliverDueEvents, DeliverySettings
 from healthmon.application.errors import StorageUnavailable
+from healthmon.application.monitoring.metrics import DELIVERIES_SENT
 from healthmon.application.use_cases.deliveries import ClaimDueDeliveries, RecordDeliveryAttempt
 from healthmon.domain.channels import Channel, ChannelKind, ChannelSettings
 from healthmon.domain.deliveries import AttemptOutcome, Delivery, DeliveryStatus, RetrySchedule
@@ -45,6 +47,7 @@ class Harness:
         self.store = InMemoryStore(SystemClock())
         self.down = False
         self.notifier = FakeNotifier()
+        self.metrics = InMemoryMetrics()
 
         def uow() -> SwitchableUnitOfWork:
             return SwitchableUnitOfWork(self.store, lambda: self.down)
@@ -65,6 +68,7 @@ class Harness:
             SystemClock(),
             self.settings,
             worker_id="w1",
+            metrics=self.metrics,
         )
         self.channel = self.add_channel()
 
@@ -160,6 +164,9 @@ async def test_failed_attempts_are_retried_until_delivered() -> None:
     [delivery] = harness.deliveries()
     assert delivery.attempts == 3
     assert harness.loop.stats.failed_attempts == 2
+    assert harness.metrics.value(DELIVERIES_SENT, "retrying") == 2
+    assert harness.metrics.value(DELIVERIES_SENT, "delivered") == 1
+    assert harness.metrics.value(DELIVERIES_SENT) == 3
 
 
 async def test_events_of_one_server_go_out_in_order_even_when_one_is_retried() -> None:
@@ -238,6 +245,8 @@ async def test_an_outcome_not_recorded_before_the_claim_lapses_is_sent_again() -
         harness.down = False
         await eventually(harness.all_delivered)
     assert harness.notifier.sent == [(harness.channel.id, event_id)] * 2
+    assert harness.metrics.value(DELIVERIES_SENT, "unrecorded") == 1
+    assert harness.metrics.value(DELIVERIES_SENT, "delivered") == 1
 
 
 async def test_stopping_lets_in_flight_sends_finish_within_the_grace() -> None:

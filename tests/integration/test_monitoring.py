@@ -113,7 +113,7 @@ class Harness:
         return ListProbeHistory(InMemoryUnitOfWork(self.store)).execute(webserver_id, limit=1000).items
 
     def state(self, webserver_id: WebserverId) -> HealthState:
-        return GetWebserver(InMemoryUnitOfWork(self.store)).execute(webserver_id).webserver.state
+        return GetWebserver(InMemoryUnitOfWork(self.store), FakeClock()).execute(webserver_id).webserver.state
 
     @asynccontextmanager
     async def running(

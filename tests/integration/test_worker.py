@@ -14,6 +14,7 @@ from dependency_injector import providers
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from healthmon.adapters.memory_metrics import InMemoryMetrics
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from healthmon.application.use_cases.history import ListProbeHistory
 from healthmon.container import Container, build_container
@@ -84,9 +85,11 @@ async def running(settings: Settings, resolver: FakeResolver | None = None) -> A
     stop = asyncio.Event()
     try:
         # The metrics are a singleton: the ones the running monitor counts through.
+        metrics = InMemoryMetrics()
+        container.metrics.override(providers.Object(metrics))
         task = asyncio.create_task(run_monitor(container, stop))
         try:
-            yield Worker(container, MonitorCounts(container.metrics()))
+            yield Worker(container, MonitorCounts(metrics))
         finally:
             stop.set()
             await asyncio.wait_for(task, timeout=15)

@@ -43,6 +43,11 @@ def test_keys_may_come_from_a_file(tmp_path: Path) -> None:
     )
 
 
+def test_the_metrics_port_is_off_unless_set() -> None:
+    assert Settings().metrics_port is None
+    assert Settings.from_env({"HEALTHMON_METRICS_PORT": "9464"}).metrics_port == 9464
+
+
 def test_overrides_win_over_the_environment() -> None:
     assert Settings.from_env({"HEALTHMON_PORT": "9000"}, port=9100).port == 9100
 
@@ -59,6 +64,9 @@ def test_every_bad_variable_is_named() -> None:
     [
         ("HEALTHMON_PORT", "0"),
         ("HEALTHMON_PORT", "70000"),
+        ("HEALTHMON_METRICS_PORT", "0"),
+        ("HEALTHMON_METRICS_PORT", "65536"),
+        ("HEALTHMON_METRICS_PORT", "ninety"),
         ("HEALTHMON_MAX_CONCURRENT_PROBES", "0"),
         ("HEALTHMON_LOG_FORMAT", "xml"),
         ("HEALTHMON_DATABASE_URL", ""),
@@ -208,3 +216,44 @@ def test_a_claim_must_outlast_an_attempt() -> None:
 def test_delivery_concurrency_must_be_positive() -> None:
     with pytest.raises(InvalidField, match="HEALTHMON_DELIVERY_CONCURRENCY"):
         Settings.from_env({"HEALTHMON_DELIVERY_CONCURRENCY": "0"})
+
+
+def test_the_outbound_policy_defaults_to_denying_only_the_metadata_addresses() -> None:
+    settings = Settings.from_env({})
+    assert [str(network) for network in settings.outbound_deny] == ["169.254.169.254/32", "fd00:ec2::254/128"]
+    assert settings.outbound_allow == ()
+    assert settings.cert_warn_days == (14, 7, 1)
+
+
+def test_outbound_networks_and_warning_days_are_comma_separated_lists() -> None:
+    settings = Settings.from_env(
+        {
+            "HEALTHMON_OUTBOUND_DENY": "10.0.0.0/8, fc00::/7",
+            "HEALTHMON_OUTBOUND_ALLOW": "10.1.0.0/16",
+            "HEALTHMON_CERT_WARN_DAYS": "3, 30",
+        }
+    )
+    assert [str(network) for network in settings.outbound_deny] == ["10.0.0.0/8", "fc00::/7"]
+    assert [str(network) for network in settings.outbound_allow] == ["10.1.0.0/16"]
+    assert settings.cert_warn_days == (30, 3)
+
+
+def test_an_empty_deny_list_denies_nothing() -> None:
+    assert Settings.from_env({"HEALTHMON_OUTBOUND_DENY": ""}).outbound_deny == ()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("HEALTHMON_OUTBOUND_DENY", "10.0.0.0/33"),
+        ("HEALTHMON_OUTBOUND_ALLOW", "intranet.example"),
+        ("HEALTHMON_CERT_WARN_DAYS", "7,7"),
+        ("HEALTHMON_CERT_WARN_DAYS", "0"),
+        ("HEALTHMON_CERT_WARN_DAYS", "seven"),
+        ("HEALTHMON_CERT_WARN_DAYS", ""),
+    ],
+)
+def test_a_bad_policy_or_warning_setting_is_named(variable: str, value: str) -> None:
+    with pytest.raises(InvalidField) as caught:
+        Settings.from_env({variable: value})
+    assert caught.value.field == variable

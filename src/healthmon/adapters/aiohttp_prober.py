@@ -16,9 +16,13 @@ from datetime import UTC, datetime
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
 
 from healthmon import __version__
+from healthmon.adapters.outbound_guard import BlockedAddress, PolicyResolver, guarded_socket_factory
+from healthmon.adapters.tls_certificates import CertificateReadingResponse
 from healthmon.application.ports import Prober
+from healthmon.domain.outbound import OutboundPolicy, blocked_message
 from healthmon.domain.probe import ErrorKind, ProbeResult
 from healthmon.domain.webserver import MAX_TIMEOUT_SECONDS, Webserver
 
@@ -45,16 +49,21 @@ async def open_client_session(
     dns_cache_seconds: int = 10,
     ssl_context: ssl.SSLContext | None = None,
     resolver: AbstractResolver | None = None,
+    policy: OutboundPolicy | None = None,
 ) -> AsyncIterator[aiohttp.ClientSession]:
     """The one ClientSession of a process, configured for probing; closed when the block ends.
 
     resolver turns host names into addresses (IP addresses never reach it); None is aiohttp's default,
     the system's resolver. Whichever it is, a host name IDNA cannot encode fails before it is asked.
+    policy (None: the default one) decides which addresses may be connected to, checked on each
+    connection's resolved address (outbound_guard.py).
     """
+    policy = policy if policy is not None else OutboundPolicy()
     # Built here, inside the event loop, because aiohttp's threaded resolver binds to the running loop.
     looked_up = resolver if resolver is not None else aiohttp.DefaultResolver()
     connector = aiohttp.TCPConnector(
-        resolver=_EncodableHostResolver(looked_up),
+        resolver=_EncodableHostResolver(PolicyResolver(looked_up, policy)),
+        socket_factory=guarded_socket_factory(policy),
         # A probe that waits for a free slot is charged the wait (it counts toward its timeout and latency),
         # so the worker should not run more probes at once than `limit`. One slow or hung host can hold at
         # most `limit_per_host` of the slots.
@@ -79,6 +88,8 @@ async def open_client_session(
         cookie_jar=aiohttp.DummyCookieJar(),
         # No proxy or netrc credentials from the environment: we measure the server, directly.
         trust_env=False,
+        # Each response notes the expiry of the certificate its connection presented, while it is open.
+        response_class=CertificateReadingResponse,
     )
     # aiohttp silently retries an idempotent request once when the connection drops. With a fresh
     # connection per probe that retry would hide a server that resets every other connection, so a probe
@@ -145,6 +156,7 @@ class AiohttpProber(Prober):
             ):
                 latency_ms = _elapsed_ms(start)
                 status_code = response.status
+                tls_expires_at = _certificate_expiry(response, settings.url)
                 # Closing drops the connection without reading the body, so a huge or endless body costs
                 # nothing; only what already sits in the socket buffer is discarded.
                 response.close()
@@ -176,7 +188,19 @@ class AiohttpProber(Prober):
             latency_ms=latency_ms,
             status_code=status_code,
             timeout_seconds=timeout_seconds,
+            tls_expires_at=tls_expires_at,
         )
+
+
+def _certificate_expiry(response: aiohttp.ClientResponse, url: str) -> datetime | None:
+    # The certificate of the server the URL names: after a redirect to another host (or port), the
+    # response's certificate is that host's, which is not the one this webserver must keep valid.
+    if not isinstance(response, CertificateReadingResponse) or response.tls_expires_at is None:
+        return None
+    if not response.history:
+        return response.tls_expires_at
+    first, final = URL(url), response.url
+    return response.tls_expires_at if (final.host, final.port) == (first.host, first.port) else None
 
 
 # The one table from exception to error kind, first match wins. Order matters because aiohttp's classes
@@ -224,6 +248,9 @@ _SUMMARIES = {
 
 def describe_failure(exc: Exception, timeout_seconds: float) -> tuple[ErrorKind, str]:
     """The one place that turns an exception from a probe into a stable error kind and a one-line message."""
+    blocked = _blocked_address(exc)
+    if blocked is not None:
+        return ErrorKind.BLOCKED, _one_line(blocked_message(blocked.address))
     kind = _kind_of(exc)
     if kind is ErrorKind.TIMEOUT:
         return kind, f"no response within {timeout_seconds:g} s"
@@ -231,6 +258,14 @@ def describe_failure(exc: Exception, timeout_seconds: float) -> tuple[ErrorKind,
         return kind, f"more than {MAX_REDIRECTS} redirects"
     where = f" ({exc.host}:{exc.port})" if isinstance(exc, aiohttp.ClientConnectorError) else ""
     return kind, _one_line(f"{_SUMMARIES[kind]}{where}: {_detail(exc)}")
+
+
+def _blocked_address(exc: BaseException) -> BlockedAddress | None:
+    # aiohttp wraps the guard's refusal: the resolver's in a ClientConnectorDNSError, the socket
+    # factory's in a ClientConnectorError; either way as its os_error.
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        exc = exc.os_error
+    return exc if isinstance(exc, BlockedAddress) else None
 
 
 def _is_foreseen(exc: BaseException) -> bool:

@@ -7,10 +7,12 @@ import logging
 import apprise
 
 from healthmon.application.ports import Notifier
+from healthmon.domain.certificates import days_left
 from healthmon.domain.channels import Channel, ChannelKind
 from healthmon.domain.deliveries import AttemptOutcome
 from healthmon.domain.events import RecordedEvent
 from healthmon.domain.health import HealthState
+from healthmon.domain.outbound import OutboundPolicy, blocked_message
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +26,10 @@ _NOTIFY_TYPES = {
 
 def notification_title(event: RecordedEvent) -> str:
     """What a person reads first: which server, and how it is now."""
+    if event.certificate is not None:
+        warning = event.certificate
+        left = days_left(warning.expires_at, warning.occurred_at)
+        return f"healthmon: {warning.webserver.name}'s TLS certificate expires in {left} days"
     if event.change is None:
         return "healthmon: test notification"
     return f"healthmon: {event.change.webserver.name} is {event.change.to_state.value}"
@@ -32,6 +38,13 @@ def notification_title(event: RecordedEvent) -> str:
 def notification_body(event: RecordedEvent) -> str:
     """The change in a few lines: the server, from and to, when, and what the probe saw."""
     change = event.change
+    if event.certificate is not None:
+        warning = event.certificate
+        return (
+            f"The TLS certificate of {warning.webserver.name} ({warning.webserver.url}) expires at "
+            f"{warning.expires_at.isoformat()}, within {warning.threshold_days} days "
+            f"(seen at {warning.occurred_at.isoformat()}).\nEvent {event.id}"
+        )
     if change is None:
         return f"This is a test notification from healthmon (event {event.id})."
     lines = [
@@ -52,8 +65,9 @@ def notification_body(event: RecordedEvent) -> str:
 class AppriseNotifier(Notifier):
     """Sends events to any URL an apprise plugin understands (slack://, mailto://, ntfy://, json://, ...)."""
 
-    def __init__(self, *, timeout_seconds: float) -> None:
+    def __init__(self, *, timeout_seconds: float, policy: OutboundPolicy | None = None) -> None:
         self._timeout_seconds = timeout_seconds
+        self._policy = policy if policy is not None else OutboundPolicy()
 
     def url_problem(self, kind: ChannelKind, url: str) -> str | None:
         if kind is not ChannelKind.APPRISE:
@@ -64,11 +78,22 @@ class AppriseNotifier(Notifier):
         return None
 
     async def send(self, channel: Channel, event: RecordedEvent) -> AttemptOutcome:
+        # apprise connects through its own clients (requests, smtplib, ...), where no resolver or
+        # socket hook of ours reaches: the policy can only judge a URL whose host is a literal address.
+        # A host name is not resolved to be judged either: in many apprise URLs (slack://TokenA/...) the
+        # "host" is a token, which a lookup would send to the DNS server.
+        refused = self._policy.refused_host(channel.settings.url)
+        if refused is not None:
+            return AttemptOutcome(delivered=False, error=blocked_message(refused))
         notifier = apprise.Apprise()
         if not notifier.add(channel.settings.url):
             return AttemptOutcome(delivered=False, error="apprise does not understand the channel URL")
         notify_type = (
-            apprise.NotifyType.INFO if event.change is None else _NOTIFY_TYPES[event.change.to_state]
+            apprise.NotifyType.WARNING
+            if event.certificate is not None
+            else apprise.NotifyType.INFO
+            if event.change is None
+            else _NOTIFY_TYPES[event.change.to_state]
         )
         # apprise turns a plugin's errors into a failed result itself.
         result = await notifier.async_notify(

@@ -4,27 +4,44 @@ from __future__ import annotations
 
 from typing import Any
 
-from healthmon.domain.events import RecordedEvent
+from healthmon.domain.certificates import days_left
+from healthmon.domain.events import CertificateExpiring, RecordedEvent
 from healthmon.domain.probe import ProbeResult
 
 
 def event_data(event: RecordedEvent) -> dict[str, Any]:
     """The event as a JSON-ready mapping (datetimes stay datetimes: the encoder writes them as RFC 3339).
 
-    A test event has the same keys, with null where a health change would say what changed.
+    Every type has the keys of a health event, with null where it has nothing to say (a test event
+    has no webserver, a certificate event no from, to or probe); a certificate event also has
+    `certificate`. So a health event's data is the same as before certificate events existed, and
+    the same as its item in the feed.
     """
     change = event.change
-    return {
+    webserver = event.webserver
+    data: dict[str, Any] = {
         "id": event.id,
         "type": event.type.value,
-        "webserver_id": None if change is None else change.webserver.id,
+        "webserver_id": None if webserver is None else webserver.id,
         "webserver": None
-        if change is None
-        else {"id": change.webserver.id, "name": change.webserver.name, "url": change.webserver.url},
+        if webserver is None
+        else {"id": webserver.id, "name": webserver.name, "url": webserver.url},
         "from": None if change is None else change.from_state.value,
         "to": None if change is None else change.to_state.value,
         "occurred_at": event.occurred_at,
         "probe": None if change is None or change.probe is None else probe_data(change.probe),
+    }
+    if event.certificate is not None:
+        data["certificate"] = certificate_data(event.certificate)
+    return data
+
+
+def certificate_data(warning: CertificateExpiring) -> dict[str, Any]:
+    """A certificate warning: when it expires, the threshold crossed, and whole days left when seen."""
+    return {
+        "expires_at": warning.expires_at,
+        "threshold_days": warning.threshold_days,
+        "days_left": days_left(warning.expires_at, warning.occurred_at),
     }
 
 

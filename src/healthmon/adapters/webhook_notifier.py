@@ -16,14 +16,17 @@ from http import HTTPStatus
 
 import aiohttp
 import msgspec
+from aiohttp.abc import AbstractResolver
 
 from healthmon import __version__
 from healthmon.adapters.aiohttp_prober import describe_failure
 from healthmon.adapters.event_json import event_data
+from healthmon.adapters.outbound_guard import PolicyResolver, guarded_socket_factory
 from healthmon.application.ports import Notifier
 from healthmon.domain.channels import SECRET_PREFIX, Channel, ChannelKind
 from healthmon.domain.deliveries import AttemptOutcome
 from healthmon.domain.events import RecordedEvent
+from healthmon.domain.outbound import OutboundPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -37,15 +40,26 @@ GUARD_GRACE_SECONDS = 1.0
 
 @asynccontextmanager
 async def open_delivery_session(
-    *, limit: int, limit_per_host: int | None = None
+    *,
+    limit: int,
+    limit_per_host: int | None = None,
+    policy: OutboundPolicy | None = None,
+    resolver: AbstractResolver | None = None,
 ) -> AsyncIterator[aiohttp.ClientSession]:
     """The ClientSession deliveries go through, apart from the prober's; closed when the block ends.
 
     - At most `limit` connections at once (and `limit_per_host` to one receiver), so a flood of
       deliveries can neither starve the probes nor swamp one receiver.
     - Keep-alive is on: one receiver getting many events reuses its connections.
+    - The outbound policy (None: the default one) is checked on each connection's resolved address,
+      as for probes (outbound_guard.py); resolver None is the system's.
     """
+    policy = policy if policy is not None else OutboundPolicy()
+    # Built here, inside the event loop, because aiohttp's threaded resolver binds to the running loop.
+    looked_up = resolver if resolver is not None else aiohttp.DefaultResolver()
     connector = aiohttp.TCPConnector(
+        resolver=PolicyResolver(looked_up, policy),
+        socket_factory=guarded_socket_factory(policy),
         limit=limit,
         limit_per_host=limit if limit_per_host is None else limit_per_host,
         # The timeout given is the deadline meant, not one rounded up to a whole second.
@@ -62,6 +76,8 @@ async def open_delivery_session(
         yield session
     finally:
         await session.close()
+        # A connector closes only the resolver it built itself; this one is ours.
+        await looked_up.close()
 
 
 def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:

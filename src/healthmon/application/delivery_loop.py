@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from healthmon.application.errors import StorageUnavailable
-from healthmon.application.ports import ClaimedDelivery, Clock, Notifier
+from healthmon.application.monitoring.metrics import DELIVERIES_SENT
+from healthmon.application.ports import ClaimedDelivery, Clock, Metrics, Notifier
 from healthmon.application.use_cases.deliveries import (
     ClaimDueDeliveries,
     DeliveryAttempt,
@@ -79,6 +80,7 @@ class DeliverDueEvents:
         settings: DeliverySettings | None = None,
         *,
         worker_id: str | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         # Factories: each claim and each record gets a use case with a unit of work of its own, as
         # records run in several threads at once and a unit of work serves one thread at a time.
@@ -89,6 +91,8 @@ class DeliverDueEvents:
         self.settings = settings or DeliverySettings()
         self.worker_id = worker_id if worker_id is not None else uuid.uuid4().hex
         self.stats = DeliveryStats()
+        # Where each attempt is counted by its recorded result (DELIVERIES_SENT); None counts nowhere.
+        self._metrics = metrics
         self._sending: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         # Set when the last claim took every free slot: more may be due, so claim again as slots free.
@@ -154,11 +158,14 @@ class DeliverDueEvents:
         )
         written = await self._record_before(attempt, claim_deadline)
         if written is None:
+            self._count("unrecorded")
             return
         if written.status is DeliveryStatus.DELIVERED:
             self.stats.delivered += 1
+            self._count("delivered")
             return
         self.stats.failed_attempts += 1
+        self._count("failed" if written.status is DeliveryStatus.FAILED else "retrying")
         if written.status is DeliveryStatus.FAILED:
             self.stats.given_up += 1
             logger.warning(
@@ -229,6 +236,10 @@ class DeliverDueEvents:
                 len(pending),
                 self.settings.shutdown_grace_seconds,
             )
+
+    def _count(self, result: str) -> None:
+        if self._metrics is not None:
+            self._metrics.add(DELIVERIES_SENT, 1, result)
 
     def _note_outage(self, exc: StorageUnavailable) -> None:
         if self.stats.storage_available:

@@ -1,4 +1,4 @@
-"""How a health change is written down: one event, and one delivery per channel that takes it."""
+"""How health changes and certificate warnings are written down: an event, a delivery per channel."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from healthmon.application.ports import UnitOfWork
 from healthmon.domain.channels import Channel
-from healthmon.domain.events import HealthChanged, RecordedEvent, WebserverSnapshot
+from healthmon.domain.events import CertificateExpiring, HealthChanged, RecordedEvent, WebserverSnapshot
 from healthmon.domain.webserver import Webserver
 
 
@@ -30,11 +30,27 @@ def record_health_changes(
     if not changes:
         return []
     events = uow.events.add_changes(changes)
+    _queue(uow, events, channels)
+    return events
+
+
+def record_certificate_warnings(
+    uow: UnitOfWork, warnings: Sequence[CertificateExpiring], channels: Sequence[Channel]
+) -> list[RecordedEvent]:
+    """Store each certificate warning as an event and queue it for every covering channel, like a change."""
+    if not warnings:
+        return []
+    events = uow.events.add_certificate_warnings(warnings)
+    _queue(uow, events, channels)
+    return events
+
+
+def _queue(uow: UnitOfWork, events: Sequence[RecordedEvent], channels: Sequence[Channel]) -> None:
     queued = [
         (event, covering)
-        for event, change in zip(events, changes, strict=True)
-        if (covering := [channel.id for channel in channels if channel.settings.covers(change.webserver.id)])
+        for event in events
+        if event.webserver_id is not None
+        and (covering := [channel.id for channel in channels if channel.settings.covers(event.webserver_id)])
     ]
     if queued:
         uow.deliveries.add_for_events(queued)
-    return events

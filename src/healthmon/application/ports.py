@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from types import TracebackType
 from typing import Protocol, Self
 
 from healthmon.domain.channels import Channel, ChannelId, ChannelKind, ChannelSettings
 from healthmon.domain.deliveries import AttemptOutcome, Delivery, DeliveryId, DeliveryStatus
-from healthmon.domain.events import EventType, HealthChanged, RecordedEvent
+from healthmon.domain.events import CertificateExpiring, EventType, HealthChanged, RecordedEvent
 from healthmon.domain.health import HealthState
 from healthmon.domain.probe import ProbeId, ProbeResult, RecordedProbe
+from healthmon.domain.rollups import Coverage, ReadPlan, Rollup, Span
+from healthmon.domain.statistics import StateChange
 from healthmon.domain.webserver import Webserver, WebserverId, WebserverSettings
 
 
@@ -40,11 +42,31 @@ class WorkerInfo:
     heartbeat_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class WebserverReading:
+    """A webserver as a scrape shows it: the webserver and what its newest stored probe measured."""
+
+    webserver: Webserver
+    # None until the webserver's first probe is stored (and again once its history is gone).
+    last_success: bool | None = None
+    last_latency_ms: float | None = None
+
+
 class WebserverRepository(Protocol):
     """The stored webservers; never commits (the unit of work does)."""
 
     def add(self, settings: WebserverSettings, now: datetime) -> Webserver:
         """Store a new webserver under a fresh id; a URL already watched raises WebserverAlreadyRegistered."""
+        ...
+
+    def add_many(
+        self, settings: Sequence[WebserverSettings], now: datetime, *, managed: bool
+    ) -> builtins.list[Webserver]:
+        """Store new webservers, in this order, in few statements; a URL or key already taken raises.
+
+        A URL taken raises WebserverAlreadyRegistered, a key taken WebserverKeyTaken (both name the
+        first value the store reports, when it does).
+        """
         ...
 
     def get(self, webserver_id: WebserverId, *, lock: bool = False) -> Webserver | None:
@@ -61,8 +83,20 @@ class WebserverRepository(Protocol):
         """Write back a changed webserver; a URL watched by another raises WebserverAlreadyRegistered."""
         ...
 
+    def save_many(self, webservers: Sequence[Webserver]) -> None:
+        """Write back changed webservers in few statements, in order; a URL or key taken raises.
+
+        The store checks uniqueness row by row, as if each were saved alone in this order (a URL
+        taken raises WebserverAlreadyRegistered(None), a key WebserverKeyTaken(None)).
+        """
+        ...
+
     def remove(self, webserver_id: WebserverId) -> bool:
         """Delete the webserver and its history; False when it did not exist."""
+        ...
+
+    def remove_many(self, webserver_ids: Collection[WebserverId]) -> int:
+        """Delete these webservers and their histories in few statements; how many existed."""
         ...
 
     def list(
@@ -72,8 +106,12 @@ class WebserverRepository(Protocol):
         after: WebserverId | None = None,
         limit: int,
         owner: str | None = None,
+        lock: bool = False,
     ) -> list[Webserver]:
-        """Up to limit webservers in id order, past `after`; optionally only one state, or one holder's."""
+        """Up to limit webservers in id order, past `after`; optionally only one state, or one holder's.
+
+        With lock, the transaction starts as a writer and no other may change the rows read until it ends.
+        """
         ...
 
     def revision(self, owner: str | None = None) -> object:
@@ -86,6 +124,24 @@ class WebserverRepository(Protocol):
 
     def count(self) -> int:
         """How many webservers there are."""
+        ...
+
+    def readings(self) -> builtins.list[WebserverReading]:
+        """Every webserver in id order, each with its newest probe's success and latency, in one query."""
+
+    def health_counts(self) -> dict[HealthState, int]:
+        """How many webservers are in each state; every state is a key (0 when none is in it)."""
+        ...
+
+    def overview(
+        self, *, health: HealthState | None, name_contains: str, offset: int, limit: int
+    ) -> tuple[int, builtins.list[Webserver]]:
+        """How many webservers match, and up to `limit` of them after skipping `offset`.
+
+        They match when in `health` (any, if None) and their name contains `name_contains`, ignoring
+        the case of ASCII letters. Ordered by health in ATTENTION_ORDER, then by name with ASCII
+        letters lower-cased, then by id.
+        """
         ...
 
 
@@ -106,6 +162,16 @@ class ProbeResultRepository(Protocol):
         limit: int,
     ) -> list[RecordedProbe]:
         """Newest first: up to limit probes older than `before`, with since <= started_at < until."""
+        ...
+
+    def recent_outcomes(
+        self, webserver_ids: Collection[WebserverId], *, limit: int, since: datetime
+    ) -> dict[WebserverId, list[bool]]:
+        """Whether each webserver's newest `limit` probes since `since` succeeded, newest first.
+
+        Bounded below because the history is indexed by webserver alone: a store reads only the
+        days since then.
+        """
         ...
 
 
@@ -160,6 +226,10 @@ class EventRepository(Protocol):
         """
         ...
 
+    def add_certificate_warnings(self, warnings: Sequence[CertificateExpiring]) -> list[RecordedEvent]:
+        """Store one webserver.certificate_expiring event per warning, in this order, as add_changes does."""
+        ...
+
     def feed(
         self, *, after: int | None, webserver_id: WebserverId | None = None, limit: int
     ) -> list[RecordedEvent]:
@@ -172,6 +242,136 @@ class EventRepository(Protocol):
 
     def last_of(self, webserver_ids: Collection[WebserverId]) -> dict[WebserverId, RecordedEvent]:
         """The newest health event of each of these webservers that has one."""
+        ...
+
+    def count_by_type(self) -> dict[EventType, int]:
+        """How many events are stored, per type (every type present, 0 when it has none)."""
+
+    def health_changes(
+        self, webserver_ids: Collection[WebserverId], span: Span
+    ) -> dict[WebserverId, builtins.list[StateChange]]:
+        """Each webserver's last health change before span.start, then its changes inside the span.
+
+        In time order (occurred_at, then sequence); webservers without any are left out.
+        """
+        ...
+
+
+# One webserver's rollup pieces: (start of the hour or day, its rollup), in time order.
+RollupPieces = list[tuple[datetime, Rollup]]
+
+
+class RollupRepository(Protocol):
+    """Hourly and daily rollups of each webserver, the hours and days still to roll up, and the raw
+    probes aggregated the same way; never commits.
+
+    Every hour that received probes is marked (mark_hours, by the writer, in its transaction)
+    until the rollup job has rolled it up; a late probe marks its hour again, so it is rolled up
+    again. Marking waits for a job that is rolling that hour up, and the job waits for writers
+    still marking it, so no probe is ever left out of the rollups.
+    """
+
+    def mark_hours(self, hours: Collection[datetime]) -> None:
+        """Mark these UTC hours (their starts) as holding probes not yet rolled up."""
+        ...
+
+    def dirty_hours(self, ended_by: datetime, limit: int) -> builtins.list[datetime]:
+        """Up to limit marked hours that end by `ended_by` (start + 1 h <= ended_by), oldest first."""
+        ...
+
+    def unmark_hour(self, hour: datetime) -> bool:
+        """Take the mark off an hour before rolling it up; False when it was not marked."""
+        ...
+
+    def dirty_days(self, ended_by: datetime, limit: int) -> builtins.list[datetime]:
+        """Up to limit marked days (their UTC midnights) that end by `ended_by`, oldest first."""
+        ...
+
+    def mark_day(self, day: datetime) -> None:
+        """Mark a day whose hourly rollups changed, so its daily rollup is built again."""
+        ...
+
+    def dirty_weeks(self, ended_by: datetime, limit: int) -> builtins.list[datetime]:
+        """Up to limit marked weeks (their Monday midnights, UTC) that end by `ended_by`, oldest first."""
+        ...
+
+    def mark_week(self, week: datetime) -> None:
+        """Mark a week whose daily rollups changed, so its weekly rollup is built again."""
+        ...
+
+    def unmark_week(self, week: datetime) -> bool:
+        """Take the mark off a week before rebuilding it; False when it was not marked."""
+        ...
+
+    def unmark_day(self, day: datetime) -> bool:
+        """Take the mark off a day before rebuilding it; False when it was not marked."""
+        ...
+
+    def coverage(self) -> Coverage:
+        """How far the hourly, daily and weekly rollups are complete."""
+        ...
+
+    def rolled_up_until(self) -> datetime | None:
+        """Every stored probe that started before this is counted in the hourly rollups; None: every one is.
+
+        Retention asks this before dropping raw probes: never drop what the rollups do not hold.
+        """
+        ...
+
+    def save_hourly(self, hour: datetime, rollups: Mapping[WebserverId, Rollup]) -> None:
+        """Store (or replace) these webservers' rollups of one hour."""
+        ...
+
+    def save_daily(self, day: datetime, rollups: Mapping[WebserverId, Rollup]) -> None:
+        """Store (or replace) these webservers' rollups of one day."""
+        ...
+
+    def save_weekly(self, week: datetime, rollups: Mapping[WebserverId, Rollup]) -> None:
+        """Store (or replace) these webservers' rollups of one week."""
+        ...
+
+    def hourly(
+        self, webserver_ids: Collection[WebserverId] | None, span: Span, *, latency: bool = True
+    ) -> dict[WebserverId, RollupPieces]:
+        """The hourly rollups that start in the span (of every webserver when ids is None).
+
+        Without latency, only the counts are read (the sketches are left empty).
+        """
+        ...
+
+    def daily(
+        self, webserver_ids: Collection[WebserverId] | None, span: Span, *, latency: bool = True
+    ) -> dict[WebserverId, RollupPieces]:
+        """The daily rollups that start in the span, as hourly() does."""
+        ...
+
+    def weekly(
+        self, webserver_ids: Collection[WebserverId] | None, span: Span, *, latency: bool = True
+    ) -> dict[WebserverId, RollupPieces]:
+        """The weekly rollups that start in the span, as hourly() does."""
+        ...
+
+    def raw(
+        self, webserver_ids: Collection[WebserverId] | None, span: Span, *, latency: bool = True
+    ) -> dict[WebserverId, RollupPieces]:
+        """The probes with span.start <= started_at < span.end, aggregated per UTC hour (keyed by its start).
+
+        Without latency, only the counts are read, as in hourly().
+        """
+        ...
+
+    def totals(
+        self, webserver_ids: Collection[WebserverId], plan: ReadPlan
+    ) -> dict[WebserverId, tuple[int, int]]:
+        """Each webserver's (probes, successes) over every span of the plan, summed by the store.
+
+        The same counts as the pieces of hourly(), daily(), weekly() and raw() would add up to, in a
+        few statements whatever the number of pieces; webservers without any probe are left out.
+        """
+        ...
+
+    def prune_hourly(self, before: datetime) -> int:
+        """Delete the hourly rollups that start before `before`; returns how many."""
         ...
 
 
@@ -261,6 +461,10 @@ class DeliveryRepository(Protocol):
         """Up to limit deliveries of the channel in id order, past `after`; optionally of one status."""
         ...
 
+    def count_by_status(self) -> dict[DeliveryStatus, int]:
+        """How many deliveries are stored, per status (every status present, 0 when it has none)."""
+        ...
+
 
 class UnitOfWork(Protocol):
     """One transaction: repositories live for one `with` block; only commit() keeps changes."""
@@ -271,6 +475,7 @@ class UnitOfWork(Protocol):
     events: EventRepository
     channels: ChannelRepository
     deliveries: DeliveryRepository
+    rollups: RollupRepository
 
     def __enter__(self) -> Self: ...
 
@@ -309,6 +514,85 @@ class Clock(Protocol):
 
     def now(self) -> datetime:
         """The current time, timezone-aware UTC."""
+        ...
+
+
+# --- the history as a whole, and periodic jobs ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryUsage:
+    """How much history is stored: probe rows, bytes with their indexes, and the oldest probe kept."""
+
+    rows: int
+    bytes: int
+    oldest_started_at: datetime | None
+    # True where the store counts from its statistics (PostgreSQL) rather than row by row.
+    rows_estimated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PruneOutcome:
+    """What one pruning removed: probe rows (estimated where whole partitions went) and partitions."""
+
+    rows: int
+    partitions: int = 0
+
+
+class HistoryStorage(Protocol):
+    """The probe history as a whole: its size, its partitions, and removing what has expired.
+
+    Each method runs its own short transactions; none is called inside a unit of work.
+    """
+
+    def usage(self) -> HistoryUsage:
+        """The size of the history now."""
+        ...
+
+    def prepare(self, first: date, through: date) -> int:
+        """Where the store partitions by day, create the missing partitions of first..through; how many."""
+        ...
+
+    def prune(self, before: datetime) -> PruneOutcome:
+        """Remove probes that started before `before`, never one at or after it.
+
+        Partitioned stores drop only whole days that end by `before` (so some older probes may
+        stay until their day has expired); others delete in small batches, so no writer waits long.
+        """
+        ...
+
+
+class Rollups(Protocol):
+    """The summaries of the raw history (hourly and daily rollups), as retention sees them."""
+
+    def rolled_up_until(self) -> datetime | None:
+        """Every probe that started before this instant is in the rollups; None when none is proven to be."""
+        ...
+
+    def prune_hourly(self, before: datetime) -> int:
+        """Delete the hourly rollups of hours that started before `before`; returns how many."""
+        ...
+
+
+class JobLeases(Protocol):
+    """Who runs each periodic job: one holder at a time, with times on the store's clock.
+
+    Each method is one short transaction of its own.
+    """
+
+    def take(self, job: str, holder: str, *, period: timedelta, lease: timedelta) -> bool:
+        """Take the job's lease for `lease` if it is due (its last run ended `period` ago, or it never ran).
+
+        Refused while another holder's lease is unexpired; concurrent takers never both succeed.
+        """
+        ...
+
+    def renew(self, job: str, holder: str, lease: timedelta) -> bool:
+        """Extend the holder's lease to `lease` from now; False when the holder no longer has it."""
+        ...
+
+    def finish(self, job: str, holder: str) -> None:
+        """Note that the run ended now and let the lease go (a no-op if the holder lost it)."""
         ...
 
 

@@ -53,10 +53,23 @@ class WebserverNotFound(HealthmonError):
 class WebserverAlreadyRegistered(HealthmonError):
     """Another webserver already watches this URL; each URL is watched once."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str | None) -> None:
         self.url = url
-        # The message reaches clients and logs, so it shows the URL with any password masked.
-        super().__init__(f"A webserver with the URL {display_url(url)!r} is already registered.")
+        # The message reaches clients and logs, so it shows the URL with any password masked. None:
+        # one of many URLs written at once, which the store did not name.
+        named = "one of these URLs" if url is None else f"the URL {display_url(url)!r}"
+        super().__init__(f"A webserver with {named} is already registered.")
+
+
+class WebserverKeyTaken(HealthmonError):
+    """Another webserver already has this key; each key names one webserver."""
+
+    def __init__(self, key: str | None) -> None:
+        self.key = key
+        named = "one of these keys" if key is None else f"the key {key!r}"
+        super().__init__(
+            f"Another webserver already has {named} (another change came first?); nothing was changed."
+        )
 
 
 class ChannelNotFound(HealthmonError):

@@ -29,6 +29,8 @@ class EventType(StrEnum):
     """What happened; stable names that receivers match on."""
 
     HEALTH_CHANGED = "webserver.health_changed"
+    # A webserver's TLS certificate came within one of HEALTHMON_CERT_WARN_DAYS of its expiry.
+    CERTIFICATE_EXPIRING = "webserver.certificate_expiring"
     # Sent by POST /channels/{id}/test to one channel only; never part of the events feed.
     TEST = "webhook.test"
 
@@ -64,12 +66,29 @@ class HealthChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class CertificateExpiring:
+    """A webserver's certificate came within threshold_days of its expiry, seen by a probe at occurred_at."""
+
+    webserver: WebserverSnapshot
+    expires_at: datetime
+    threshold_days: int
+    occurred_at: datetime
+
+    def __post_init__(self) -> None:
+        if self.expires_at.tzinfo is None or self.occurred_at.tzinfo is None:
+            raise ValueError("expires_at and occurred_at must be timezone-aware")
+        if self.threshold_days < 1:
+            raise ValueError("a warning threshold is at least one day")
+
+
+@dataclass(frozen=True, slots=True)
 class RecordedEvent:
     """An event as stored: its public id, its place in the feed (sequence), and what happened.
 
     - Sequences grow in commit order, so a reader that remembers the last one it saw never
       misses or repeats an event.
-    - A test event has no change (change is None) and no webserver.
+    - A health event has a change; a certificate event has a certificate (and no change); a test
+      event has neither, and no webserver.
     """
 
     id: EventId
@@ -77,8 +96,17 @@ class RecordedEvent:
     type: EventType
     occurred_at: datetime
     change: HealthChanged | None
+    certificate: CertificateExpiring | None = None
+
+    @property
+    def webserver(self) -> WebserverSnapshot | None:
+        """The webserver the event is about, as it was then, if any."""
+        if self.change is not None:
+            return self.change.webserver
+        return None if self.certificate is None else self.certificate.webserver
 
     @property
     def webserver_id(self) -> WebserverId | None:
         """The webserver the event is about, if any."""
-        return None if self.change is None else self.change.webserver.id
+        webserver = self.webserver
+        return None if webserver is None else webserver.id

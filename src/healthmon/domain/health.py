@@ -21,6 +21,10 @@ class HealthState(StrEnum):
     UNHEALTHY = "unhealthy"
 
 
+# The order in which a fleet is shown to a person: what needs attention first.
+ATTENTION_ORDER = (HealthState.UNHEALTHY, HealthState.UNKNOWN, HealthState.HEALTHY)
+
+
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     """How many results in a row flip the state: each 1..100."""

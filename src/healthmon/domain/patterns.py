@@ -7,12 +7,14 @@ written literally), no `\\d`/`\\s`/`\\w`, no flags, anchored with `^` and `$` an
 
 from __future__ import annotations
 
+import string
 from collections.abc import Iterable
 from typing import Final
 
 NAME_MAX_LENGTH: Final = 200
 URL_MAX_LENGTH: Final = 2048
 DNS_LABEL_MAX_LENGTH: Final = 63
+KEY_MAX_LENGTH: Final = 100
 
 # Unicode categories Cc (controls), Cf (format: zero-width and bidirectional marks), Zl and Zp (line
 # and paragraph separators) as of Python 3.11's Unicode database; a test rebuilds the list from it.
@@ -112,3 +114,18 @@ URL_PATTERN: Final = (
     f"([/?]{_URL_CHARACTER}*?)?"
     f"(#{_URL_CHARACTER}*)?$"
 )
+
+# A webserver's key, its stable identity in a file of servers: lower-case ASCII letters and digits,
+# then also dots, underscores and hyphens, at most KEY_MAX_LENGTH characters in all.
+KEY_PATTERN: Final = f"^[a-z0-9][a-z0-9._-]{{0,{KEY_MAX_LENGTH - 1}}}$"
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def ascii_lower(text: str) -> str:
+    """The text with only its ASCII letters lower-cased: how names are searched and sorted.
+
+    Only ASCII, because that is what SQLite's lower() (and PostgreSQL's under the C collation) folds,
+    so every store finds and orders the same names.
+    """
+    return text.translate(_ASCII_LOWER)

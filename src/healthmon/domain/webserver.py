@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from healthmon.domain.certificates import ExpiryWarnings
 from healthmon.domain.errors import FieldProblem, InvalidField
 from healthmon.domain.health import (
     HEALTHY_AFTER,
@@ -22,6 +23,8 @@ from healthmon.domain.patterns import (
     CONTROL_CHARACTER,
     DNS_LABEL_MAX_LENGTH,
     HOST_PATTERN,
+    KEY_MAX_LENGTH,
+    KEY_PATTERN,
     NAME_MAX_LENGTH,
     URL_MAX_LENGTH,
     URL_PATTERN,
@@ -40,6 +43,7 @@ def _is_int(value: object) -> bool:
 _CONTROL = re.compile(CONTROL_CHARACTER)
 _HOST = re.compile(HOST_PATTERN)
 _URL = re.compile(URL_PATTERN)
+_KEY = re.compile(KEY_PATTERN)
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 _URL_RULE = "must be an absolute http or https URL with a host"
 _HOST_RULE = (
@@ -57,6 +61,18 @@ def name_problem(name: object) -> str | None:
         return f"must be 1 to {NAME_MAX_LENGTH} characters once surrounding spaces are trimmed"
     if _CONTROL.search(trimmed):
         return "must not contain control characters or line separators"
+    return None
+
+
+def key_problem(key: object) -> str | None:
+    """The rule a webserver key breaks (KEY_PATTERN in words), or None; no key (None) is fine."""
+    if key is None:
+        return None
+    if not isinstance(key, str) or _KEY.fullmatch(key) is None:
+        return (
+            f"must be 1 to {KEY_MAX_LENGTH} lower-case letters, digits, dots, underscores or hyphens, "
+            "starting with a letter or a digit"
+        )
     return None
 
 
@@ -129,6 +145,11 @@ class WebserverSettings:
     unhealthy_threshold: int = UNHEALTHY_AFTER
     follow_redirects: bool = True
     verify_tls: bool = True
+    # The server's stable identity in a file of servers (see domain/sync.py): renaming it or moving
+    # it to another URL keeps its history. Unique when given.
+    key: str | None = None
+    # Whether its badges may be shown to anyone, without a key; nothing else of it is public.
+    public: bool = False
 
     def __post_init__(self) -> None:
         problems: list[FieldProblem] = []
@@ -136,6 +157,8 @@ class WebserverSettings:
             problems.append(FieldProblem("name", rule))
         if (rule := http_url_problem(self.url)) is not None:
             problems.append(FieldProblem("url", rule))
+        if (rule := key_problem(self.key)) is not None:
+            problems.append(FieldProblem("key", rule))
         for field, value in (
             ("interval_seconds", self.interval_seconds),
             ("timeout_seconds", self.timeout_seconds),
@@ -153,6 +176,7 @@ class WebserverSettings:
         for field, value in (
             ("follow_redirects", self.follow_redirects),
             ("verify_tls", self.verify_tls),
+            ("public", self.public),
         ):
             if type(value) is not bool:
                 problems.append(FieldProblem(field, "must be true or false"))
@@ -184,6 +208,8 @@ class WebserverChanges:
     unhealthy_threshold: int | None = None
     follow_redirects: bool | None = None
     verify_tls: bool | None = None
+    key: str | None = None
+    public: bool | None = None
 
     def apply_to(self, settings: WebserverSettings) -> WebserverSettings:
         """The settings with these changes made; validated like any new settings.
@@ -212,6 +238,12 @@ class Webserver:
     health: HealthStateMachine = dataclasses.field(default_factory=HealthStateMachine)
     health_changed_at: datetime | None = None
     last_checked_at: datetime | None = None
+    # When the certificate last seen expires (None for HTTP, or until a verified handshake), and the
+    # tightest warning threshold (days) already announced for that certificate.
+    tls_expires_at: datetime | None = None
+    tls_warned_days: int | None = None
+    # True when a sync (a file of servers) created or last changed it: only such servers are pruned.
+    managed: bool = False
 
     @property
     def state(self) -> HealthState:
@@ -219,19 +251,26 @@ class Webserver:
         return self.health.state
 
     def reconfigure(self, changes: WebserverChanges, now: datetime) -> Webserver:
-        """Apply changes; a new URL is a different target, so health restarts from unknown."""
-        settings = changes.apply_to(self.settings)
+        """Apply changes made by hand; a server changed by hand is no longer managed by a sync."""
+        return self.with_settings(changes.apply_to(self.settings), now, managed=False)
+
+    def with_settings(self, settings: WebserverSettings, now: datetime, *, managed: bool) -> Webserver:
+        """New settings (self when they are the same); a new URL is a different target, so health restarts."""
         if settings == self.settings:
             return self
         if settings.url == self.settings.url:
-            return dataclasses.replace(self, settings=settings, updated_at=now)
+            return dataclasses.replace(self, settings=settings, updated_at=now, managed=managed)
         reset = HealthStateMachine()
         return dataclasses.replace(
             self,
             settings=settings,
             updated_at=now,
+            managed=managed,
             health=reset,
             health_changed_at=now if self.health.state is not reset.state else self.health_changed_at,
+            # Another URL may be another server with another certificate: nothing is known of it yet.
+            tls_expires_at=None,
+            tls_warned_days=None,
         )
 
     def record(self, result: ProbeResult) -> tuple[Webserver, Transition]:
@@ -247,6 +286,22 @@ class Webserver:
             last_checked_at=checked,
         )
         return updated, transition
+
+    def see_certificate(
+        self, expires_at: datetime, at: datetime, warnings: ExpiryWarnings
+    ) -> tuple[Webserver, int | None]:
+        """Note the certificate a probe saw; the threshold to warn about now, if any.
+
+        - Another expiry than the one stored is another certificate (a renewal): its warnings start over.
+        - Each threshold is warned about once per certificate, the tightest crossed first.
+        """
+        same = expires_at == self.tls_expires_at
+        warned = self.tls_warned_days if same else None
+        due = warnings.due(expires_at, at, warned)
+        now_warned = warned if due is None else due
+        if same and now_warned == self.tls_warned_days:
+            return self, None
+        return dataclasses.replace(self, tls_expires_at=expires_at, tls_warned_days=now_warned), due
 
 
 # WebserverId and MAX_TIMEOUT_SECONDS are defined in healthmon.domain.ids and .probe; importing

@@ -1,4 +1,6 @@
-"""The `healthmon` command: `serve`, `worker` and `db upgrade`, one argparse subcommand each.
+"""The `healthmon` command: `serve`, `worker` and `db upgrade`, one argparse subcommand each, and the
+client commands (`apply`, `export`, `list`, `show`, `add`, `rm`; see client/commands.py), which talk
+to a running service's REST API only.
 
 Every known failure (a bad setting, a bad database URL, an unreachable database) ends with one
 line on stderr and exit status 1, never a traceback. Settings come from HEALTHMON_* variables;
@@ -18,6 +20,7 @@ from healthmon import __version__
 from healthmon.adapters.sqlalchemy.engine import masked_url
 from healthmon.container import Container, build_container
 from healthmon.domain.errors import HealthmonError
+from healthmon.entrypoints.client.commands import add_client_commands
 from healthmon.entrypoints.http.cross_site import is_loopback
 from healthmon.entrypoints.logs import configure_logging
 from healthmon.entrypoints.serve import serve
@@ -149,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default {DEFAULT_DATABASE_URL}) to the newest schema; safe to run again.",
     )
     upgrade.set_defaults(run=_db_upgrade)
+    add_client_commands(commands)
     return parser
 
 

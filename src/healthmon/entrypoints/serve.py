@@ -11,10 +11,11 @@ from collections.abc import Iterator
 import uvicorn
 
 from healthmon.application.delivery_loop import DeliveryStats
+from healthmon.application.jobs.runner import JobStats
 from healthmon.application.monitoring.monitor import MonitorWebservers
 from healthmon.container import Container
 from healthmon.entrypoints.http import create_app
-from healthmon.entrypoints.worker import start_deliveries
+from healthmon.entrypoints.worker import start_deliveries, start_jobs
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +49,12 @@ async def _serve_until_stopped(container: Container, *, host: str, port: int, wi
     worker: asyncio.Task[object] | None = None
     monitor: MonitorWebservers | None = None
     deliveries: asyncio.Task[DeliveryStats] | None = None
+    jobs: asyncio.Task[JobStats] | None = None
     if with_worker:
         monitor = await container.monitor()  # type: ignore[misc]
         worker = asyncio.create_task(monitor.run(stop), name="healthmon-worker")
         deliveries = await start_deliveries(container, stop)
+        jobs = start_jobs(container, stop)
 
     def worker_alive() -> bool:
         if worker is None or monitor is None or worker.done():
@@ -75,3 +78,5 @@ async def _serve_until_stopped(container: Container, *, host: str, port: int, wi
         await worker
     if deliveries is not None:
         await deliveries
+    if jobs is not None:
+        await jobs

@@ -7,8 +7,10 @@ import logging
 import signal
 
 from healthmon.application.delivery_loop import DeliverDueEvents, DeliveryStats
+from healthmon.application.jobs.runner import JobStats, RunPeriodicJobs
 from healthmon.application.monitoring.monitor import MonitorWebservers
 from healthmon.container import Container
+from healthmon.entrypoints.metrics_server import serving_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +27,12 @@ async def start_deliveries(container: Container, stop: asyncio.Event) -> asyncio
     # Awaited like the monitor: the webhook notifier depends on an async resource (its ClientSession).
     deliveries: DeliverDueEvents = await container.deliver_due_events()  # type: ignore[misc]
     return asyncio.create_task(deliveries.run(stop), name="healthmon-deliveries")
+
+
+def start_jobs(container: Container, stop: asyncio.Event) -> asyncio.Task[JobStats]:
+    """Start the periodic jobs' runner beside the monitor, until `stop` is set; resources must be ready."""
+    jobs: RunPeriodicJobs = container.run_periodic_jobs()
+    return asyncio.create_task(jobs.run(stop), name="healthmon-jobs")
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:
@@ -44,14 +52,20 @@ async def serve_worker(container: Container) -> None:
     """The `healthmon worker` process: init resources, monitor until a signal, shut resources down."""
     stop = asyncio.Event()
     stop_on_signals(stop)
+    settings = container.settings()
     await container.init_resources()  # type: ignore[misc]
     try:
         with container.worker_lock():
-            deliveries = await start_deliveries(container, stop)
-            try:
-                await run_monitor(container, stop)
-            finally:
-                stop.set()
-                await deliveries
+            async with serving_metrics(
+                container.metrics_registry(), host=settings.host, port=settings.metrics_port
+            ):
+                deliveries = await start_deliveries(container, stop)
+                jobs = start_jobs(container, stop)
+                try:
+                    await run_monitor(container, stop)
+                finally:
+                    stop.set()
+                    await deliveries
+                    await jobs
     finally:
         await container.shutdown_resources()  # type: ignore[misc]

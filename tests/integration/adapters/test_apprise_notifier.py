@@ -14,7 +14,8 @@ from healthmon.domain.channels import ChannelKind
 from healthmon.domain.deliveries import AttemptOutcome
 from healthmon.domain.events import EventId, EventType, RecordedEvent
 from healthmon.domain.health import HealthState
-from tests.alert_factories import apprise_channel, health_changed
+from healthmon.domain.outbound import OutboundPolicy, parse_networks
+from tests.alert_factories import apprise_channel, certificate_expiring, health_changed
 from tests.fakes import EPOCH
 from tests.integration.targets import refused_url
 
@@ -118,3 +119,25 @@ def test_urls_no_apprise_plugin_understands_break_a_rule(url: str) -> None:
 
 def test_webhook_urls_are_not_apprise_s_business() -> None:
     assert AppriseNotifier(timeout_seconds=1).url_problem(ChannelKind.WEBHOOK, "https://x.test/") is None
+
+
+async def test_a_certificate_warning_is_a_warning_with_the_expiry(aiohttp_server: AiohttpServer) -> None:
+    url, received = await json_receiver(aiohttp_server)
+    outcome = await AppriseNotifier(timeout_seconds=5).send(apprise_channel(url), certificate_expiring())
+    assert outcome == AttemptOutcome(delivered=True)
+    [notification] = received
+    assert notification["title"] == "healthmon: server 7's TLS certificate expires in 6 days"
+    assert notification["type"] == "warning"
+    assert "expires at 2026-01-07T12:00:00+00:00, within 7 days" in notification["message"]
+
+
+async def test_a_channel_on_a_denied_address_is_not_sent_to(aiohttp_server: AiohttpServer) -> None:
+    url, received = await json_receiver(aiohttp_server)
+    policy = OutboundPolicy(deny=parse_networks("127.0.0.0/8"))
+    outcome = await AppriseNotifier(timeout_seconds=5, policy=policy).send(
+        apprise_channel(url), health_changed()
+    )
+    assert outcome == AttemptOutcome(
+        delivered=False, error="blocked by the outbound network policy: 127.0.0.1"
+    )
+    assert received == []

@@ -115,7 +115,7 @@ def test_recording_while_renaming_and_then_removing_loses_no_update_and_leaves_n
 
     run_together(lambda: record(0, BATCHES), rename)
 
-    details = GetWebserver(SqlAlchemyUnitOfWork(sessions)).execute(target.id)
+    details = GetWebserver(SqlAlchemyUnitOfWork(sessions), FakeClock()).execute(target.id)
     assert details.webserver.settings.name == f"renamed {RENAMES - 1}"
     assert details.webserver.health.consecutive_successes == BATCHES * PER_BATCH
     assert details.webserver.state is HealthState.HEALTHY
@@ -133,7 +133,7 @@ def test_recording_while_renaming_and_then_removing_loses_no_update_and_leaves_n
     late = RecordProbeResults(SqlAlchemyUnitOfWork(sessions)).execute(batch(2 * BATCHES))
 
     with pytest.raises(WebserverNotFound):
-        GetWebserver(SqlAlchemyUnitOfWork(sessions)).execute(target.id)
+        GetWebserver(SqlAlchemyUnitOfWork(sessions), FakeClock()).execute(target.id)
     assert rows(engine, target.id) == 0
     assert orphans(engine) == 0
     assert rows(engine, bystander.id) == 2 * BATCHES + 1

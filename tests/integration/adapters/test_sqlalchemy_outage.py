@@ -52,7 +52,7 @@ def test_an_outage_raises_storage_unavailable_and_service_resumes_when_it_ends(
 
     proxy.cut()
     with pytest.raises(StorageUnavailable):
-        GetWebserver(SqlAlchemyUnitOfWork(sessions)).execute(registered.id)
+        GetWebserver(SqlAlchemyUnitOfWork(sessions), FakeClock()).execute(registered.id)
     with pytest.raises(StorageUnavailable):
         RegisterWebserver(SqlAlchemyUnitOfWork(sessions), FakeClock()).execute(settings(2))
     with pytest.raises(StorageUnavailable) as raised:
@@ -62,8 +62,11 @@ def test_an_outage_raises_storage_unavailable_and_service_resumes_when_it_ends(
 
     proxy.restore()
     # The pool dropped the dead connections, so the first request after the outage already works.
-    assert GetWebserver(SqlAlchemyUnitOfWork(sessions)).execute(registered.id).webserver == registered
-    assert ListWebservers(SqlAlchemyUnitOfWork(sessions)).execute().items == [registered]
+    assert (
+        GetWebserver(SqlAlchemyUnitOfWork(sessions), FakeClock()).execute(registered.id).webserver
+        == registered
+    )
+    assert ListWebservers(SqlAlchemyUnitOfWork(sessions), FakeClock()).execute().items == [registered]
 
 
 def test_a_connection_lost_inside_a_unit_of_work_fails_it_cleanly_and_keeps_nothing(

@@ -20,6 +20,7 @@ from healthmon.adapters.system_clock import SystemClock
 from healthmon.application.errors import StorageUnavailable
 from healthmon.application.use_cases.webservers import ListWebservers, RegisterWebserver
 from healthmon.domain.webserver import WebserverSettings
+from tests.fakes import FakeClock
 from tests.waiting import eventually_sync
 
 WRITERS = 30
@@ -88,7 +89,7 @@ def test_a_held_write_lock_refuses_writes_within_seconds_while_reads_go_on(
     sqlite_engine: Engine, sqlite_url: str
 ) -> None:
     with writers_behind_a_held_lock(sqlite_engine, sqlite_url) as outcomes:
-        listing = ListWebservers(SqlAlchemyUnitOfWork(create_session_factory(sqlite_engine)))
+        listing = ListWebservers(SqlAlchemyUnitOfWork(create_session_factory(sqlite_engine)), FakeClock())
         assert listing.execute().items == []
         # Every writer is answered while the lock is still held: none waits for it to be released.
         eventually_sync(lambda: len(outcomes) == WRITERS, within=15, what="every writer to be answered")

@@ -9,7 +9,7 @@ import pytest
 
 from healthmon.application.ports import HistoryCursor
 from healthmon.domain.ids import WebserverId
-from healthmon.domain.probe import ErrorKind, ProbeResult
+from healthmon.domain.probe import ErrorKind, ProbeId, ProbeResult, probe_id_of
 from healthmon.domain.webserver import WebserverChanges
 from tests.factories import failed, settings, succeeded
 from tests.fakes import EPOCH
@@ -43,8 +43,10 @@ def test_history_is_newest_first_and_round_trips_every_field(uow_factory: UowFac
 
 def test_history_pages_tile_without_gaps_or_repeats(uow_factory: UowFactory) -> None:
     webserver = add(uow_factory)
-    # Pairs of probes share a start time, so the cursor must break ties by id.
-    results = [succeeded(webserver.id, EPOCH + timedelta(seconds=n // 2)) for n in range(25)]
+    # A microsecond apart, and hours apart across days: the start alone orders a server's probes.
+    results = [
+        succeeded(webserver.id, EPOCH + timedelta(hours=7 * (n // 2), microseconds=n % 2)) for n in range(25)
+    ]
     with uow_factory() as uow:
         uow.probe_results.add_many(results)
         uow.commit()
@@ -62,6 +64,36 @@ def test_history_pages_tile_without_gaps_or_repeats(uow_factory: UowFactory) -> 
     assert len(seen) == 25
     keys = [(probe.result.started_at, probe.id) for probe in seen]
     assert keys == sorted(keys, reverse=True)
+
+
+def test_a_probe_id_is_its_start_and_a_cursor_with_a_larger_id_includes_that_start(
+    uow_factory: UowFactory,
+) -> None:
+    webserver = add(uow_factory)
+    with uow_factory() as uow:
+        uow.probe_results.add_many([succeeded(webserver.id, EPOCH + timedelta(seconds=s)) for s in range(3)])
+        uow.commit()
+    with uow_factory() as uow:
+        _, middle, oldest = uow.probe_results.history(webserver.id, limit=10)
+        assert middle.id == probe_id_of(middle.result.started_at)
+        older = uow.probe_results.history(
+            webserver.id, before=HistoryCursor(middle.result.started_at, middle.id), limit=10
+        )
+        with_it = uow.probe_results.history(
+            webserver.id, before=HistoryCursor(middle.result.started_at, ProbeId(middle.id + 1)), limit=10
+        )
+    assert older == [oldest]
+    assert with_it == [middle, oldest]
+
+
+def test_latency_is_kept_to_the_microsecond(uow_factory: UowFactory) -> None:
+    webserver = add(uow_factory)
+    with uow_factory() as uow:
+        uow.probe_results.add_many([succeeded(webserver.id, EPOCH, latency_ms=12.3456789)])
+        uow.commit()
+    with uow_factory() as uow:
+        (probe,) = uow.probe_results.history(webserver.id, limit=10)
+    assert probe.result.latency_ms == 12.346
 
 
 def test_history_time_range_includes_since_and_excludes_until(uow_factory: UowFactory) -> None:
@@ -161,7 +193,7 @@ def test_awkward_text_round_trips_in_names_and_error_messages(uow_factory: UowFa
     failure = ProbeResult.failure(
         webserver.id,
         started_at=EPOCH,
-        latency_ms=float("1e-300"),
+        latency_ms=0.001,
         kind=ErrorKind.INVALID_RESPONSE,
         message=text,
     )

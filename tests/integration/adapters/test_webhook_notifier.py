@@ -22,9 +22,10 @@ from healthmon.adapters.webhook_notifier import (
 )
 from healthmon.domain.channels import ChannelKind
 from healthmon.domain.deliveries import AttemptOutcome
-from tests.alert_factories import SECRET, health_changed, webhook_channel
+from healthmon.domain.outbound import OutboundPolicy, parse_networks
+from tests.alert_factories import SECRET, certificate_expiring, health_changed, webhook_channel
 from tests.fakes import EPOCH
-from tests.integration.targets import hang, raw_target, refused_url
+from tests.integration.targets import FakeResolver, hang, raw_target, refused_url
 
 pytestmark = pytest.mark.timeout(15)
 
@@ -109,6 +110,47 @@ async def test_the_body_is_compact_json_with_the_event_as_data(
             "error": None,
         },
     }
+
+
+async def test_a_certificate_event_carries_the_expiry_and_no_change(
+    aiohttp_server: AiohttpServer, notifier: WebhookNotifier
+) -> None:
+    receiver = Receiver(200)
+    event = certificate_expiring()
+    await notifier.send(webhook_channel(await serve(aiohttp_server, receiver)), event)
+    [(body, headers)] = receiver.requests
+    payload = Webhook(SECRET).verify(body, headers)
+    assert payload["type"] == "webserver.certificate_expiring"
+    assert payload["data"] == {
+        "id": event.id,
+        "type": "webserver.certificate_expiring",
+        "webserver_id": 7,
+        "webserver": {"id": 7, "name": "server 7", "url": "https://server.test/"},
+        "from": None,
+        "to": None,
+        "occurred_at": "2026-01-01T00:00:00Z",
+        "probe": None,
+        "certificate": {"expires_at": "2026-01-07T12:00:00Z", "threshold_days": 7, "days_left": 6},
+    }
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+async def test_a_receiver_the_outbound_policy_denies_is_a_failed_attempt_naming_the_address(
+    aiohttp_server: AiohttpServer, host: str
+) -> None:
+    receiver = Receiver(200)
+    server = await aiohttp_server(receiver.app)
+    url = str(server.make_url("/hook").with_host(host))
+    resolver = FakeResolver({"localhost": "127.0.0.1"})
+    policy = OutboundPolicy(deny=parse_networks("127.0.0.0/8"))
+    async with open_delivery_session(limit=4, policy=policy, resolver=resolver) as session:
+        outcome = await WebhookNotifier(session, timeout_seconds=TIMEOUT_SECONDS).send(
+            webhook_channel(url), health_changed()
+        )
+    assert outcome == AttemptOutcome(
+        delivered=False, error="blocked by the outbound network policy: 127.0.0.1"
+    )
+    assert receiver.requests == []
 
 
 async def test_a_tampered_body_fails_verification(

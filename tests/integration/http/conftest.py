@@ -17,7 +17,7 @@ from dependency_injector import providers
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from healthmon.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from healthmon.adapters.memory import InMemoryHistoryStorage, InMemoryStore, InMemoryUnitOfWork
 from healthmon.application.errors import StorageRejected, StorageUnavailable
 from healthmon.container import Container, build_container
 from healthmon.domain.probe import ProbeResult
@@ -87,6 +87,7 @@ def make_container(
         overrides.setdefault("database_url", f"sqlite:///{tmp_path / 'unused.db'}")
         container = build_container(Settings(**overrides))
         container.uow.override(providers.Factory(InMemoryUnitOfWork, store))
+        container.history_storage.override(providers.Object(InMemoryHistoryStorage(store)))
         container.clock.override(providers.Object(clock))
         container.apprise_notifier.override(providers.Object(notifier))
         built.append(container)

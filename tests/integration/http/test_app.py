@@ -14,6 +14,7 @@ from healthmon.container import Container
 from healthmon.domain.health import HealthState
 from healthmon.domain.webserver import WebserverId
 from healthmon.entrypoints.http import HTTP_USE_CASES
+from tests.fakes import FakeClock
 from tests.integration.http.conftest import Client, ClientFactory, new_webserver
 
 
@@ -43,7 +44,7 @@ def test_handlers_get_a_fresh_use_case_from_the_container_each_request(
     built: list[ListWebservers] = []
 
     def build() -> ListWebservers:
-        built.append(ListWebservers(container.uow()))
+        built.append(ListWebservers(container.uow(), FakeClock()))
         return built[-1]
 
     container.list_webservers.override(providers.Factory(build))
@@ -57,7 +58,7 @@ def test_handlers_get_a_fresh_use_case_from_the_container_each_request(
 def test_sync_handlers_run_on_the_apps_own_pool_of_http_threads(
     make_client: ClientFactory, container: Container
 ) -> None:
-    use_case = ThreadRecordingListWebservers(InMemoryUnitOfWork())
+    use_case = ThreadRecordingListWebservers(InMemoryUnitOfWork(), FakeClock())
     use_case.threads = []
     container.list_webservers.override(providers.Object(use_case))
     client = make_client(container)

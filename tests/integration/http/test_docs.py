@@ -16,8 +16,14 @@ OPERATIONS = {
     ("put", "/webservers/{webserver_id}"),
     ("delete", "/webservers/{webserver_id}"),
     ("get", "/webservers/{webserver_id}/requests"),
+    ("post", "/webservers/sync"),
+    ("get", "/webservers/export"),
     ("get", "/workers"),
+    ("get", "/storage"),
+    ("get", "/metrics"),
     ("get", "/events"),
+    ("get", "/webservers/{webserver_id}/stats"),
+    ("get", "/stats"),
     ("post", "/channels"),
     ("get", "/channels"),
     ("get", "/channels/{channel_id}"),
@@ -28,6 +34,9 @@ OPERATIONS = {
     ("post", "/channels/{channel_id}/deliveries/{delivery_id}/retry"),
     ("get", "/healthz"),
     ("get", "/readyz"),
+    ("get", "/ui/data/overview"),
+    ("get", "/badges/{webserver_id}/health.svg"),
+    ("get", "/badges/{webserver_id}/uptime.svg"),
 }
 # An attribute that makes a browser fetch something: src, href, or a CSS url() / @import.
 REMOTE_ASSET = re.compile(

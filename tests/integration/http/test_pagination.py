@@ -71,17 +71,17 @@ def test_history_pages_tile_the_history_newest_first(
     client: Client, container: Container, limit: int
 ) -> None:
     server = webserver_id(new_webserver(client))
-    # Ten instants with three probes each: pages must also split ties (same started_at) cleanly.
+    # Ten seconds with three probes each, a microsecond apart: ids (their starts) must order them.
     # Stored straight into the history: recording drops a result no later than the last check.
-    results = [succeeded(server, EPOCH + timedelta(seconds=i // 3)) for i in range(30)]
+    results = [succeeded(server, EPOCH + timedelta(seconds=i // 3, microseconds=i % 3)) for i in range(30)]
     for batch in (results[:11], results[11:]):
         with container.uow() as uow:
             uow.probe_results.add_many(batch)
             uow.commit()
     everything = client.get(f"/webservers/{server}/requests", params={"limit": 1000}).json()["items"]
     assert len(everything) == 30
-    keys = [(item["started_at"], item["id"]) for item in everything]
-    assert keys == sorted(keys, reverse=True)
+    ids = [item["id"] for item in everything]
+    assert ids == sorted(ids, reverse=True)
     items, pages = follow(client, f"/webservers/{server}/requests", limit=limit)
     assert items == everything
     assert pages == max(1, -(-30 // limit))

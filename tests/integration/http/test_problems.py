@@ -15,6 +15,7 @@ from healthmon.application.use_cases.webservers import GetWebserver, WebserverDe
 from healthmon.container import Container
 from healthmon.domain.webserver import WebserverId
 from healthmon.entrypoints.http import create_app
+from tests.fakes import FakeClock
 from tests.integration.http.conftest import (
     DRIVER_SECRET,
     Client,
@@ -129,7 +130,8 @@ class ExplodingGetWebserver(GetWebserver):
 def test_an_unexpected_exception_is_a_500_that_reveals_nothing(
     make_client: ClientFactory, container: Container, caplog: pytest.LogCaptureFixture
 ) -> None:
-    container.get_webserver.override(providers.Object(ExplodingGetWebserver(InMemoryUnitOfWork())))
+    exploding = ExplodingGetWebserver(InMemoryUnitOfWork(), FakeClock())
+    container.get_webserver.override(providers.Object(exploding))
     client = make_client(container)
     with caplog.at_level(logging.ERROR):
         response = client.get("/webservers/1")

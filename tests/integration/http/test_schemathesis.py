@@ -19,7 +19,7 @@ from schemathesis import Case
 from schemathesis.checks import CheckFunction
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from healthmon.adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from healthmon.adapters.memory import InMemoryHistoryStorage, InMemoryStore, InMemoryUnitOfWork
 from healthmon.container import Container, build_container
 from healthmon.domain.channels import ChannelKind, ChannelSettings
 from healthmon.domain.webserver import WebserverId
@@ -39,6 +39,9 @@ class Storage:
 
     def unit_of_work(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self.store)
+
+    def history_storage(self) -> InMemoryHistoryStorage:
+        return InMemoryHistoryStorage(self.store)
 
     def reseed(self) -> None:
         """Webservers 1 and 2 (the schema's example id is 1), each with a short history; channel 1, a
@@ -65,6 +68,7 @@ def build_app() -> tuple[Litestar, Storage]:
     container = build_container(Settings(database_url="sqlite:///never-opened.db"))
     storage = Storage(container)
     container.uow.override(providers.Factory(storage.unit_of_work))
+    container.history_storage.override(providers.Factory(storage.history_storage))
     # The schema cannot list the URLs apprise has plugins for; a notifier that takes every URL keeps
     # a valid request from being refused for that alone.
     container.apprise_notifier.override(providers.Object(FakeNotifier()))
@@ -80,10 +84,18 @@ schema = schemathesis.openapi.from_asgi("/schema/openapi.json", APP, headers={"H
 schema.config.checks.update(included_check_names=["all"])
 
 
-# The one rule no schema of a PATCH can state: what a channel's new URL and secret may be depends on
-# the kind it was registered with (a webhook takes http(s) URLs and a secret, apprise neither), so
-# a body that fits the schema may rightly get a 422 there. Every other check runs on it too.
-STATEFUL_RULES: dict[str, list[CheckFunction]] = {"PATCH /channels/{channel_id}": [positive_data_acceptance]}
+# The rules no schema can state. A PATCH of a channel: what its new URL and secret may be depends on
+# the kind it was registered with (a webhook takes http(s) URLs and a secret, apprise neither). A
+# sync: no two entries may share a key or a URL in its one spelling (uniqueItems compares whole
+# items). A statistics window: `from` before `to`, at most 400 days apart (the parameters'
+# descriptions say so). A request that fits the schema may rightly get a 422 there; every other
+# check runs on them.
+STATEFUL_RULES: dict[str, list[CheckFunction]] = {
+    "PATCH /channels/{channel_id}": [positive_data_acceptance],
+    "POST /webservers/sync": [positive_data_acceptance],
+    "GET /webservers/{webserver_id}/stats": [positive_data_acceptance],
+    "GET /stats": [positive_data_acceptance],
+}
 
 
 @schema.parametrize()

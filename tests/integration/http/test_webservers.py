@@ -29,11 +29,15 @@ FIELDS = {
     "unhealthy_threshold",
     "follow_redirects",
     "verify_tls",
+    "key",
+    "managed",
+    "public",
     "health",
     "health_changed_at",
     "consecutive_successes",
     "consecutive_failures",
     "last_checked_at",
+    "tls_expires_at",
     "created_at",
     "updated_at",
 }
@@ -55,6 +59,7 @@ UNREADABLE: list[tuple[Any, str]] = [
     ({**VALID, "healthy_threshold": [5]}, "healthy_threshold"),
     ({**VALID, "follow_redirects": 1}, "follow_redirects"),
     ({**VALID, "verify_tls": "false"}, "verify_tls"),
+    ({**VALID, "public": "yes"}, "public"),
 ]
 # Bodies of the right types whose values break a rule: 422, naming every such field.
 INVALID: list[tuple[dict[str, Any], set[str]]] = [
@@ -121,11 +126,15 @@ def test_create_returns_201_the_full_resource_and_its_location(client: Client) -
         "unhealthy_threshold": 3,
         "follow_redirects": True,
         "verify_tls": True,
+        "key": None,
+        "managed": False,
+        "public": False,
         "health": "unknown",
         "health_changed_at": None,
         "consecutive_successes": 0,
         "consecutive_failures": 0,
         "last_checked_at": None,
+        "tls_expires_at": None,
         "created_at": EPOCH_JSON,
         "updated_at": EPOCH_JSON,
     }
@@ -142,6 +151,7 @@ def test_create_takes_every_optional_field_and_trims_the_name(client: Client) ->
         "unhealthy_threshold": 100,
         "follow_redirects": False,
         "verify_tls": False,
+        "public": True,
     }
     created = client.post("/webservers", json=body).json()
     assert created["name"] == "shop"
@@ -189,6 +199,7 @@ def test_changes_reject_a_body_that_is_not_json_with_400(client: Client, method:
         **created,
         "last_requests": [],
         "last_event": None,
+        "uptime_24h": None,
     }
 
 
@@ -279,7 +290,7 @@ def test_read_returns_details_and_the_last_10_requests_newest_first(
     response = client.get(f"/webservers/{server}")
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == FIELDS | {"last_requests", "last_event"}
+    assert set(body) == FIELDS | {"last_requests", "last_event", "uptime_24h"}
     assert body["last_checked_at"] == "2026-01-01T00:00:20Z"
     # Five successes made it healthy; one failure (of the three it takes) does not undo that.
     assert (body["health"], body["consecutive_failures"]) == ("healthy", 1)
@@ -314,7 +325,9 @@ def test_read_of_an_unknown_or_impossible_id_is_404(client: Client, path: str) -
     assert_problem(client.get(path), 404, "webserver-not-found")
 
 
-@pytest.mark.parametrize("path", ["/webservers/abc", "/webservers/1.5", "/webservers/1/nope", "/nope", "/"])
+@pytest.mark.parametrize(
+    "path", ["/webservers/abc", "/webservers/1.5", "/webservers/1/nope", "/nope", "/ui/nope"]
+)
 def test_unknown_paths_are_404_problems(client: Client, path: str) -> None:
     new_webserver(client)
     assert_problem(client.get(path), 404, "not-found")
@@ -336,7 +349,7 @@ def test_list_shows_current_health_and_filters_by_it(
         (unhealthy["id"], "unhealthy"),
         (unknown["id"], "unknown"),
     ]
-    assert set(everything["items"][0]) == FIELDS | {"last_event"}
+    assert set(everything["items"][0]) == FIELDS | {"last_event", "uptime_24h"}
     for state, expected in (("healthy", healthy), ("unhealthy", unhealthy), ("unknown", unknown)):
         page = client.get("/webservers", params={"health": state}).json()
         assert [item["id"] for item in page["items"]] == [expected["id"]]
@@ -391,6 +404,14 @@ def test_patch_changes_only_the_given_fields(client: Client, clock: FakeClock) -
         "updated_at": "2026-01-01T00:01:00Z",
     }
     assert client.get(f"/webservers/{created['id']}").json()["name"] == "renamed"
+
+
+def test_patch_makes_a_webserver_public_and_private_again(client: Client) -> None:
+    created = new_webserver(client)
+    path = f"/webservers/{created['id']}"
+    assert client.patch(path, json={"public": True}).json()["public"] is True
+    assert client.get(path).json()["public"] is True
+    assert client.patch(path, json={"public": False}).json()["public"] is False
 
 
 def test_patch_with_a_new_url_resets_health_to_unknown(
@@ -449,6 +470,7 @@ def test_patch_rejects_bad_input_and_changes_nothing(
         **created,
         "last_requests": [],
         "last_event": None,
+        "uptime_24h": None,
     }
 
 
@@ -479,6 +501,7 @@ def test_put_replaces_everything_and_omitted_fields_go_back_to_defaults(
         unhealthy_threshold=9,
         follow_redirects=False,
         verify_tls=False,
+        public=True,
     )
     clock.advance(1)
     response = client.put(f"/webservers/{created['id']}", json={"name": "new name", "url": created["url"]})
@@ -492,6 +515,7 @@ def test_put_replaces_everything_and_omitted_fields_go_back_to_defaults(
         "unhealthy_threshold": 3,
         "follow_redirects": True,
         "verify_tls": True,
+        "public": False,
         "updated_at": "2026-01-01T00:00:01Z",
     }
 
@@ -523,6 +547,7 @@ def test_put_rejects_bad_input_and_changes_nothing(
         **created,
         "last_requests": [],
         "last_event": None,
+        "uptime_24h": None,
     }
 
 

@@ -13,11 +13,23 @@ from sqlalchemy import Connection, inspect
 from sqlalchemy.engine import URL
 
 from healthmon.adapters.sqlalchemy.engine import WRITE_INTENT
-from healthmon.adapters.sqlalchemy.migrations import alembic_config, migration_engine
+from healthmon.adapters.sqlalchemy.migrations import alembic_config, compared_with, migration_engine
 from healthmon.adapters.sqlalchemy.tables import Base
 from tests.integration.conftest import scratch_database
 
-TABLES = {"webservers", "requests", "workers", "events", "channels", "deliveries"}
+TABLES = {
+    "webservers",
+    "requests",
+    "workers",
+    "events",
+    "channels",
+    "deliveries",
+    "jobs",
+    "rollups_hourly",
+    "rollups_daily",
+    "rollups_weekly",
+    "rollup_marks",
+}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -54,6 +66,10 @@ def _revisions() -> list[tuple[str, str]]:
     return steps
 
 
+def _compare_options(connection: Connection) -> dict[str, object]:
+    return {"compare_type": True, "include_object": compared_with(connection.dialect.name)}
+
+
 def _tables(connection: Connection) -> set[str]:
     return set(inspect(connection).get_table_names()) & TABLES
 
@@ -78,7 +94,7 @@ def test_each_revision_upgrades_downgrades_and_upgrades_again(connection: Connec
 
 def test_head_matches_the_models_exactly(connection: Connection) -> None:
     command.upgrade(alembic_config(connection), "head")
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    context = MigrationContext.configure(connection, opts=_compare_options(connection))
     assert compare_metadata(context, Base.metadata) == []
 
 
@@ -86,6 +102,6 @@ def test_the_comparison_would_see_a_missing_table(connection: Connection) -> Non
     # Guards the test above against passing because it compares nothing.
     command.upgrade(alembic_config(connection), "head")
     command.downgrade(alembic_config(connection), "base")
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    context = MigrationContext.configure(connection, opts=_compare_options(connection))
     added = {diff[1].name for diff in compare_metadata(context, Base.metadata) if diff[0] == "add_table"}
     assert added == TABLES

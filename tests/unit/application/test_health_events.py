@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import dataclasses
+from datetime import datetime, timedelta
 
 import pytest
 from hypothesis import note
@@ -12,10 +13,12 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from healthmon.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from healthmon.application.use_cases.recording import RecordProbeResults
 from healthmon.application.use_cases.webservers import RegisterWebserver, RemoveWebserver, UpdateWebserver
+from healthmon.domain.certificates import ExpiryWarnings
 from healthmon.domain.channels import Channel, ChannelKind, ChannelSettings
 from healthmon.domain.deliveries import DeliveryStatus
 from healthmon.domain.events import EVENT_ID_PREFIX, EventType, RecordedEvent
 from healthmon.domain.health import HealthState, HealthStateMachine, Thresholds
+from healthmon.domain.probe import ProbeResult
 from healthmon.domain.webserver import Webserver, WebserverChanges, WebserverId
 from tests.factories import failed, settings, succeeded
 from tests.fakes import EPOCH, FakeClock
@@ -318,3 +321,76 @@ class HealthEventsComparison(RuleBasedStateMachine):
 
 
 TestHealthEvents = HealthEventsComparison.TestCase
+
+
+def probed_tls(webserver_id: WebserverId, started_at: datetime, expires_at: datetime) -> ProbeResult:
+    """A 200 over a TLS connection whose verified certificate expires at expires_at."""
+    return dataclasses.replace(succeeded(webserver_id, started_at), tls_expires_at=expires_at)
+
+
+def certificate_events(store: InMemoryStore) -> list[RecordedEvent]:
+    return [event for event in store.events if event.type is EventType.CERTIFICATE_EXPIRING]
+
+
+def test_a_certificate_entering_a_threshold_is_one_event_per_threshold_sent_to_covering_channels(
+    store: InMemoryStore, clock: FakeClock
+) -> None:
+    server = register(store, clock, 1, url="https://server-1.test/")
+    channel = add_channel(store)
+    expires_at = EPOCH + timedelta(days=30)
+    record = RecordProbeResults(InMemoryUnitOfWork(store), ExpiryWarnings((14, 7, 1)))
+    for day in (0, 16, 17, 23, 24, 25):
+        record.execute([probed_tls(server.id, EPOCH + timedelta(days=day), expires_at)])
+    warnings = certificate_events(store)
+    assert [(e.certificate.threshold_days, e.occurred_at) for e in warnings if e.certificate] == [
+        (14, EPOCH + timedelta(days=16)),
+        (7, EPOCH + timedelta(days=23)),
+    ]
+    assert all(delivered_to(store, event) == {channel.id} for event in warnings)
+    [event] = warnings[:1]
+    assert event.certificate is not None
+    assert event.certificate.webserver.url == "https://server-1.test/"
+    assert event.certificate.expires_at == expires_at
+    with InMemoryUnitOfWork(store) as uow:
+        stored = uow.webservers.get(server.id)
+    assert stored is not None
+    assert (stored.tls_expires_at, stored.tls_warned_days) == (expires_at, 7)
+
+
+def test_what_was_warned_is_kept_with_the_webserver_so_a_new_recorder_does_not_warn_again(
+    store: InMemoryStore, clock: FakeClock
+) -> None:
+    server = register(store, clock, 1, url="https://server-1.test/")
+    expires_at = EPOCH + timedelta(days=10)
+    RecordProbeResults(InMemoryUnitOfWork(store)).execute([probed_tls(server.id, EPOCH, expires_at)])
+    # As after a restart: another use case object, the same store.
+    RecordProbeResults(InMemoryUnitOfWork(store)).execute(
+        [probed_tls(server.id, EPOCH + timedelta(hours=1), expires_at)]
+    )
+    assert len(certificate_events(store)) == 1
+
+
+def test_a_renewed_certificate_is_warned_about_again(store: InMemoryStore, clock: FakeClock) -> None:
+    server = register(store, clock, 1, url="https://server-1.test/")
+    record = RecordProbeResults(InMemoryUnitOfWork(store))
+    old, renewed = EPOCH + timedelta(days=5), EPOCH + timedelta(days=95)
+    record.execute([probed_tls(server.id, EPOCH, old)])
+    record.execute([probed_tls(server.id, EPOCH + timedelta(days=1), renewed)])
+    record.execute([probed_tls(server.id, EPOCH + timedelta(days=85), renewed)])
+    assert [e.certificate.expires_at for e in certificate_events(store) if e.certificate] == [old, renewed]
+
+
+def test_a_probe_without_a_certificate_keeps_the_last_one_seen(
+    store: InMemoryStore, clock: FakeClock
+) -> None:
+    server = register(store, clock, 1, url="https://server-1.test/")
+    record = RecordProbeResults(InMemoryUnitOfWork(store))
+    expires_at = EPOCH + timedelta(days=60)
+    record.execute(
+        [probed_tls(server.id, EPOCH, expires_at), failed(server.id, EPOCH + timedelta(seconds=1))]
+    )
+    with InMemoryUnitOfWork(store) as uow:
+        stored = uow.webservers.get(server.id)
+    assert stored is not None
+    assert stored.tls_expires_at == expires_at
+    assert certificate_events(store) == []

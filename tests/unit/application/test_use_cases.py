@@ -56,14 +56,14 @@ def test_register_stores_a_webserver_with_unknown_health(
     created = register.execute(settings(1))
     assert created.state is HealthState.UNKNOWN
     assert created.created_at == clock.now()
-    assert GetWebserver(InMemoryUnitOfWork(store)).execute(created.id).webserver == created
+    assert GetWebserver(InMemoryUnitOfWork(store), FakeClock()).execute(created.id).webserver == created
 
 
 def test_register_rejects_duplicate_url(register: RegisterWebserver, store: InMemoryStore) -> None:
     register.execute(settings(1))
     with pytest.raises(WebserverAlreadyRegistered):
         register.execute(settings(2, url=settings(1).url))
-    assert len(ListWebservers(InMemoryUnitOfWork(store)).execute().items) == 1
+    assert len(ListWebservers(InMemoryUnitOfWork(store), FakeClock()).execute().items) == 1
 
 
 def test_update_changes_only_given_fields(
@@ -76,7 +76,7 @@ def test_update_changes_only_given_fields(
     )
     assert (updated.settings.interval_seconds, updated.settings.timeout_seconds) == (30, 10)
     assert updated.updated_at == clock.now()
-    assert GetWebserver(InMemoryUnitOfWork(store)).execute(created.id).webserver == updated
+    assert GetWebserver(InMemoryUnitOfWork(store), FakeClock()).execute(created.id).webserver == updated
 
 
 def test_invalid_update_changes_nothing(
@@ -85,7 +85,7 @@ def test_invalid_update_changes_nothing(
     created = register.execute(settings(1))
     with pytest.raises(InvalidField):
         UpdateWebserver(InMemoryUnitOfWork(store), clock).execute(created.id, WebserverChanges(url="ftp://x"))
-    assert GetWebserver(InMemoryUnitOfWork(store)).execute(created.id).webserver == created
+    assert GetWebserver(InMemoryUnitOfWork(store), FakeClock()).execute(created.id).webserver == created
 
 
 def test_update_of_unknown_webserver_raises_not_found(store: InMemoryStore, clock: FakeClock) -> None:
@@ -103,7 +103,7 @@ def test_changing_the_url_resets_health_and_keeps_history(
     moved = UpdateWebserver(InMemoryUnitOfWork(store), clock).execute(
         created.id, WebserverChanges(url="http://moved.test/")
     )
-    details = GetWebserver(InMemoryUnitOfWork(store)).execute(created.id)
+    details = GetWebserver(InMemoryUnitOfWork(store), FakeClock()).execute(created.id)
     assert moved.state is HealthState.UNKNOWN
     assert details.webserver.health.consecutive_successes == 0
     assert len(details.last_requests) == 5
@@ -115,7 +115,7 @@ def test_remove_deletes_and_a_second_remove_raises(register: RegisterWebserver, 
     with pytest.raises(WebserverNotFound):
         RemoveWebserver(InMemoryUnitOfWork(store)).execute(created.id)
     with pytest.raises(WebserverNotFound):
-        GetWebserver(InMemoryUnitOfWork(store)).execute(created.id)
+        GetWebserver(InMemoryUnitOfWork(store), FakeClock()).execute(created.id)
 
 
 def test_get_returns_the_last_ten_requests_newest_first(
@@ -123,7 +123,7 @@ def test_get_returns_the_last_ten_requests_newest_first(
 ) -> None:
     created = register.execute(settings(1))
     record.execute([succeeded(created.id, EPOCH + at(n)) for n in range(14)])
-    last = GetWebserver(InMemoryUnitOfWork(store)).execute(created.id).last_requests
+    last = GetWebserver(InMemoryUnitOfWork(store), FakeClock()).execute(created.id).last_requests
     assert [probe.result.started_at for probe in last] == [EPOCH + at(n) for n in range(13, 3, -1)]
 
 
@@ -132,7 +132,7 @@ def test_list_pages_in_id_order_and_filters_on_health(
 ) -> None:
     created = [register.execute(settings(n)) for n in range(1, 6)]
     record.execute([failed(created[2].id, EPOCH + at(n)) for n in range(3)])
-    listing = ListWebservers(InMemoryUnitOfWork(store))
+    listing = ListWebservers(InMemoryUnitOfWork(store), FakeClock())
 
     first = listing.execute(limit=2)
     second = listing.execute(after=first.next_cursor, limit=2)
@@ -148,7 +148,7 @@ def test_list_pages_in_id_order_and_filters_on_health(
 @pytest.mark.parametrize("limit", [0, 1001, -1])
 def test_list_rejects_a_limit_outside_one_to_a_thousand(store: InMemoryStore, limit: int) -> None:
     with pytest.raises(InvalidField) as raised:
-        ListWebservers(InMemoryUnitOfWork(store)).execute(limit=limit)
+        ListWebservers(InMemoryUnitOfWork(store), FakeClock()).execute(limit=limit)
     assert raised.value.field == "limit"
 
 
@@ -197,7 +197,7 @@ def test_record_applies_results_in_probe_start_order(
         (HealthState.UNKNOWN, HealthState.UNHEALTHY),
         (HealthState.UNHEALTHY, HealthState.HEALTHY),
     ]
-    webserver = GetWebserver(InMemoryUnitOfWork(store)).execute(created.id).webserver
+    webserver = GetWebserver(InMemoryUnitOfWork(store), FakeClock()).execute(created.id).webserver
     assert webserver.state is HealthState.HEALTHY
     assert webserver.health_changed_at == EPOCH + at(7)
     assert webserver.last_checked_at == EPOCH + at(7)
@@ -210,7 +210,7 @@ def test_record_drops_results_of_deleted_webservers(
     RemoveWebserver(InMemoryUnitOfWork(store)).execute(gone.id)
     outcome = record.execute([succeeded(kept.id, EPOCH), succeeded(gone.id, EPOCH)])
     assert (outcome.stored, outcome.dropped) == (1, 1)
-    assert len(GetWebserver(InMemoryUnitOfWork(store)).execute(kept.id).last_requests) == 1
+    assert len(GetWebserver(InMemoryUnitOfWork(store), FakeClock()).execute(kept.id).last_requests) == 1
 
 
 def test_record_drops_a_result_older_than_the_last_check_of_a_later_batch(
@@ -221,7 +221,7 @@ def test_record_drops_a_result_older_than_the_last_check_of_a_later_batch(
     record.execute([succeeded(created.id, EPOCH + at(10))])
     outcome = record.execute([failed(created.id, EPOCH + at(9)), succeeded(created.id, EPOCH + at(11))])
     assert (outcome.stored, outcome.dropped) == (1, 1)
-    details = GetWebserver(InMemoryUnitOfWork(store)).execute(created.id)
+    details = GetWebserver(InMemoryUnitOfWork(store), FakeClock()).execute(created.id)
     assert [probe.result.started_at for probe in details.last_requests] == [EPOCH + at(11), EPOCH + at(10)]
     assert details.webserver.health.consecutive_successes == 2
     assert details.webserver.last_checked_at == EPOCH + at(11)
@@ -234,7 +234,7 @@ def test_record_applies_a_result_once_even_when_it_comes_twice(
     twice = succeeded(created.id, EPOCH + at(1))
     first, again = record.execute([twice, twice]), record.execute([twice])
     assert (first.stored, first.dropped, again.stored, again.dropped) == (1, 1, 0, 1)
-    details = GetWebserver(InMemoryUnitOfWork(store)).execute(created.id)
+    details = GetWebserver(InMemoryUnitOfWork(store), FakeClock()).execute(created.id)
     assert len(details.last_requests) == 1
     assert details.webserver.health.consecutive_successes == 1
 
@@ -265,7 +265,7 @@ def test_names_in_log_lines_are_quoted_so_no_line_can_be_forged(
 ) -> None:
     with caplog.at_level(logging.INFO, logger="healthmon"):
         created = register.execute(settings(1, name="x"))
-        stored = GetWebserver(InMemoryUnitOfWork(store)).execute(created.id).webserver
+        stored = GetWebserver(InMemoryUnitOfWork(store), FakeClock()).execute(created.id).webserver
         object.__setattr__(stored.settings, "name", FORGING_NAME)
         with InMemoryUnitOfWork(store) as uow:
             uow.webservers.save(stored)

@@ -24,6 +24,7 @@ def test_defaults_sample_every_minute_with_a_sixty_second_timeout() -> None:
     assert (chosen.healthy_threshold, chosen.unhealthy_threshold) == (5, 3)
     assert chosen.follow_redirects
     assert chosen.verify_tls
+    assert not chosen.public
 
 
 def test_name_is_trimmed() -> None:
@@ -158,7 +159,7 @@ def test_thresholds_must_be_one_to_a_hundred(field: str, value: object) -> None:
     assert raised.value.field == field
 
 
-@pytest.mark.parametrize("field", ["follow_redirects", "verify_tls"])
+@pytest.mark.parametrize("field", ["follow_redirects", "verify_tls", "public"])
 def test_switches_must_be_booleans(field: str) -> None:
     with pytest.raises(InvalidField) as raised:
         settings(**{field: "yes"})

@@ -21,8 +21,7 @@ from sqlalchemy import Column, Row, Table
 from healthmon.adapters.sqlalchemy.tables import requests_table, webservers_table, workers_table
 from healthmon.application.ports import WorkerInfo
 from healthmon.domain.health import HealthState, HealthStateMachine
-from healthmon.domain.ids import ProbeId
-from healthmon.domain.probe import ErrorKind, ProbeResult, RecordedProbe
+from healthmon.domain.probe import TRANSIENT_PROBE_FIELDS, ErrorKind, ProbeResult, RecordedProbe, probe_id_of
 from healthmon.domain.webserver import Webserver, WebserverSettings
 
 # A result row of any shape; the column tuples below fix the shapes these converters read.
@@ -60,9 +59,10 @@ if _PLAIN_FIELDS[0] != "id":  # pragma: no cover - a guard for whoever reorders 
 WEBSERVER_COLUMNS: Final = _columns(
     webservers_table, (_PLAIN_FIELDS[0], *SETTINGS_FIELDS, *HEALTH_COLUMN_NAMES, *_PLAIN_FIELDS[1:])
 )
-# The health and the times a probe moves: what a save after recording results changes.
+# The health, the times and the certificate a probe moves: what a save after recording results changes.
 HEALTH_SAVE_COLUMNS: Final = _columns(
-    webservers_table, ("id", *HEALTH_COLUMN_NAMES, "health_changed_at", "last_checked_at")
+    webservers_table,
+    ("id", *HEALTH_COLUMN_NAMES, "health_changed_at", "last_checked_at", "tls_expires_at", "tls_warned_days"),
 )
 
 _position = {column.name: index for index, column in enumerate(WEBSERVER_COLUMNS)}
@@ -102,14 +102,23 @@ _set_created_at = _slot_setter("created_at")
 _set_updated_at = _slot_setter("updated_at")
 _set_health_changed_at = _slot_setter("health_changed_at")
 _set_last_checked_at = _slot_setter("last_checked_at")
+_set_tls_expires_at = _slot_setter("tls_expires_at")
+_set_tls_warned_days = _slot_setter("tls_warned_days")
+_set_managed = _slot_setter("managed")
 _SET_BY_TO_WEBSERVER: Final = {
-    "id", "settings", "health", "created_at", "updated_at", "health_changed_at", "last_checked_at"
+    "id", "settings", "health", "created_at", "updated_at", "health_changed_at", "last_checked_at",
+    "tls_expires_at", "tls_warned_days", "managed",
 }  # fmt: skip
 if set(_field_names(Webserver)) != _SET_BY_TO_WEBSERVER or hasattr(Webserver, "__post_init__"):
     raise TypeError("Webserver's fields changed: teach to_webserver to set each one")  # pragma: no cover
-_ID, _CREATED_AT, _UPDATED_AT, _HEALTH_CHANGED_AT, _LAST_CHECKED_AT = (
-    _position[name] for name in ("id", "created_at", "updated_at", "health_changed_at", "last_checked_at")
-)
+(_ID, _CREATED_AT, _UPDATED_AT, _HEALTH_CHANGED_AT, _LAST_CHECKED_AT, _TLS_EXPIRES_AT, _TLS_WARNED_DAYS,
+ _MANAGED) = (
+    _position[name]
+    for name in (
+        "id", "created_at", "updated_at", "health_changed_at", "last_checked_at", "tls_expires_at",
+        "tls_warned_days", "managed",
+    )
+)  # fmt: skip
 
 
 def to_webserver(row: AnyRow) -> Webserver:
@@ -122,6 +131,9 @@ def to_webserver(row: AnyRow) -> Webserver:
     _set_updated_at(webserver, row[_UPDATED_AT])
     _set_health_changed_at(webserver, row[_HEALTH_CHANGED_AT])
     _set_last_checked_at(webserver, row[_LAST_CHECKED_AT])
+    _set_tls_expires_at(webserver, row[_TLS_EXPIRES_AT])
+    _set_tls_warned_days(webserver, row[_TLS_WARNED_DAYS])
+    _set_managed(webserver, row[_MANAGED])
     return webserver
 
 
@@ -161,10 +173,33 @@ def health_save_values(webserver: Webserver) -> dict[str, Any]:
         "consecutive_failures": health.consecutive_failures,
         "health_changed_at": webserver.health_changed_at,
         "last_checked_at": webserver.last_checked_at,
+        "tls_expires_at": webserver.tls_expires_at,
+        "tls_warned_days": webserver.tls_warned_days,
     }
 
 
 # --- requests (probe results) --------------------------------------------------------------------
+
+# The code each ErrorKind is stored as in requests.error_kind. Stored numbers: never renumber or
+# reuse one (migration 0006 writes the same table); a new kind takes the next number.
+ERROR_KIND_CODES: Final = {
+    ErrorKind.TIMEOUT: 1,
+    ErrorKind.CONNECTION_REFUSED: 2,
+    ErrorKind.CONNECTION_RESET: 3,
+    ErrorKind.DNS: 4,
+    ErrorKind.TLS: 5,
+    ErrorKind.TOO_MANY_REDIRECTS: 6,
+    ErrorKind.INVALID_RESPONSE: 7,
+    ErrorKind.INVALID_URL: 8,
+    ErrorKind.CONNECTION_ERROR: 9,
+    ErrorKind.BLOCKED: 10,
+}
+if set(ERROR_KIND_CODES) != set(ErrorKind) or len(set(ERROR_KIND_CODES.values())) != len(ErrorKind):
+    raise TypeError("every ErrorKind needs a code of its own in ERROR_KIND_CODES")  # pragma: no cover
+_ERROR_KINDS: Final = {code: kind for kind, code in ERROR_KIND_CODES.items()}
+# The latency column's unit, and the most it holds (a 4-byte integer of microseconds).
+MICROSECONDS_PER_MS: Final = 1000
+MAX_LATENCY_US: Final = 2**31 - 1
 
 # ProbeResult's fields, which the two converters below spell out: they run for every result of
 # a batch and every row of a history page, and a dict literal is four times faster than one built
@@ -172,30 +207,38 @@ def health_save_values(webserver: Webserver) -> dict[str, Any]:
 _PROBE_FIELDS: Final = (
     "webserver_id", "started_at", "latency_ms", "status_code", "success", "error_kind", "error_message"
 )  # fmt: skip
-if set(_field_names(ProbeResult)) != set(_PROBE_FIELDS):  # pragma: no cover
+if set(_field_names(ProbeResult)) - set(TRANSIENT_PROBE_FIELDS) != set(_PROBE_FIELDS):  # pragma: no cover
     raise TypeError("ProbeResult's fields changed: teach to_recorded_probe and request_values each one")
-# The order to_recorded_probe reads: the probe's id, then ProbeResult's fields.
-REQUEST_COLUMNS: Final = _columns(requests_table, ("id", *_PROBE_FIELDS))
-# What add_many writes: every column but the id, which the database assigns.
-REQUEST_INSERT_COLUMNS: Final = REQUEST_COLUMNS[1:]
-_PROBE_ID, _WEBSERVER_ID, _STARTED_AT, _LATENCY_MS, _STATUS_CODE, _SUCCESS, _ERROR_KIND, _ERROR_MESSAGE = (
-    range(len(REQUEST_COLUMNS))
+# The order to_recorded_probe reads, and what add_many writes: ProbeResult's fields, with the
+# latency in its stored unit. There is no id column: a probe's id derives from its start.
+REQUEST_COLUMNS: Final = _columns(
+    requests_table, ["latency_us" if name == "latency_ms" else name for name in _PROBE_FIELDS]
+)
+REQUEST_INSERT_COLUMNS: Final = REQUEST_COLUMNS
+_WEBSERVER_ID, _STARTED_AT, _LATENCY_US, _STATUS_CODE, _SUCCESS, _ERROR_KIND, _ERROR_MESSAGE = range(
+    len(REQUEST_COLUMNS)
 )
 
 
 def to_recorded_probe(row: AnyRow) -> RecordedProbe:
     """The RecordedProbe a row of REQUEST_COLUMNS holds."""
     error_kind = row[_ERROR_KIND]
+    started_at = row[_STARTED_AT]
     result = ProbeResult(
         webserver_id=row[_WEBSERVER_ID],
-        started_at=row[_STARTED_AT],
-        latency_ms=row[_LATENCY_MS],
+        started_at=started_at,
+        latency_ms=row[_LATENCY_US] / MICROSECONDS_PER_MS,
         status_code=row[_STATUS_CODE],
         success=row[_SUCCESS],
-        error_kind=None if error_kind is None else ErrorKind(error_kind),
+        error_kind=None if error_kind is None else _ERROR_KINDS[error_kind],
         error_message=row[_ERROR_MESSAGE],
     )
-    return RecordedProbe(id=ProbeId(row[_PROBE_ID]), result=result)
+    return RecordedProbe(id=probe_id_of(started_at), result=result)
+
+
+def latency_us(latency_ms: float) -> int:
+    """The stored latency: whole microseconds, rounded, at most MAX_LATENCY_US."""
+    return min(round(latency_ms * MICROSECONDS_PER_MS), MAX_LATENCY_US)
 
 
 def request_values(result: ProbeResult) -> dict[str, Any]:
@@ -203,10 +246,10 @@ def request_values(result: ProbeResult) -> dict[str, Any]:
     return {
         "webserver_id": result.webserver_id,
         "started_at": result.started_at,
-        "latency_ms": result.latency_ms,
+        "latency_us": latency_us(result.latency_ms),
         "status_code": result.status_code,
         "success": result.success,
-        "error_kind": None if result.error_kind is None else result.error_kind.value,
+        "error_kind": None if result.error_kind is None else ERROR_KIND_CODES[result.error_kind],
         "error_message": result.error_message,
     }
 
@@ -230,8 +273,11 @@ def worker_values(worker: WorkerInfo) -> dict[str, Any]:
 
 
 __all__ = [
+    "ERROR_KIND_CODES",
     "HEALTH_COLUMN_NAMES",
     "HEALTH_SAVE_COLUMNS",
+    "MAX_LATENCY_US",
+    "MICROSECONDS_PER_MS",
     "REQUEST_COLUMNS",
     "REQUEST_INSERT_COLUMNS",
     "SAVED_COLUMN_NAMES",
@@ -240,6 +286,7 @@ __all__ = [
     "WORKER_COLUMNS",
     "AnyRow",
     "health_save_values",
+    "latency_us",
     "request_values",
     "to_recorded_probe",
     "to_webserver",

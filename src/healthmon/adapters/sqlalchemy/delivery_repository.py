@@ -231,5 +231,13 @@ class SqlAlchemyDeliveryRepository(DeliveryRepository):
         with translated_errors():
             return [to_delivery(row) for row in self._session.execute(statement)]
 
+    def count_by_status(self) -> dict[DeliveryStatus, int]:
+        statement = select(_d.status, func.count()).group_by(_d.status)
+        counts = dict.fromkeys(DeliveryStatus, 0)
+        with translated_errors():
+            for status, count in self._session.execute(statement):
+                counts[DeliveryStatus(status)] = int(count)
+        return counts
+
 
 __all__ = ["DELIVERY_COLUMNS", "SqlAlchemyDeliveryRepository", "to_delivery"]

@@ -154,6 +154,12 @@ def _sqlite_engine(url: URL, *, pool_size: int, foreign_keys: bool) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
+            # On a new, empty database only: freed pages are then returned by PRAGMA
+            # incremental_vacuum, which retention runs (upgrade_database converts an older one).
+            # Setting it on a database that has pages would wait for the write lock.
+            cursor.execute("PRAGMA page_count")
+            if cursor.fetchone() == (0,):
+                cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
             cursor.execute("PRAGMA journal_mode=WAL")
             # Off only while migrations rebuild tables: dropping a parent would cascade.
             cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")

@@ -10,11 +10,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from healthmon.application.errors import StorageRejected, StorageUnavailable
-from healthmon.domain.errors import WebserverAlreadyRegistered
+from healthmon.domain.errors import WebserverAlreadyRegistered, WebserverKeyTaken
 
 # How each database names the url uniqueness rule in its error message: PostgreSQL quotes the
 # constraint name (from the naming convention), SQLite names the column.
 _URL_UNIQUE_MARKERS: Final = ('"uq_webservers_url"', "webservers.url")
+_KEY_UNIQUE_MARKERS: Final = ('"uq_webservers_key"', "webservers.key")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -34,18 +35,23 @@ def _is_sql_error(exc: DBAPIError) -> bool:
 
 
 @contextmanager
-def translated_errors(*, url: str | None = None) -> Iterator[None]:
-    """Let no driver exception out: a duplicate url, an unreachable store, or a rejected statement.
+def translated_errors(*, url: str | None = None, webservers: bool = False) -> Iterator[None]:
+    """Let no driver exception out: a duplicate url or key, an unreachable store, or a rejected statement.
 
-    - The url uniqueness rule broken while writing `url` raises WebserverAlreadyRegistered(url).
+    - The url uniqueness rule broken while writing `url` raises WebserverAlreadyRegistered(url);
+      with `webservers` (many written at once) WebserverAlreadyRegistered(None).
+    - The key uniqueness rule broken while writing webservers raises WebserverKeyTaken.
     - A lost or refused connection, a pool timeout or any OperationalError raises StorageUnavailable.
     - Any other database error (a missing or outdated schema, a broken CHECK) raises StorageRejected.
     """
     try:
         yield
     except IntegrityError as exc:
-        if url is not None and any(marker in str(exc.orig) for marker in _URL_UNIQUE_MARKERS):
+        writes_webservers = webservers or url is not None
+        if writes_webservers and any(marker in str(exc.orig) for marker in _URL_UNIQUE_MARKERS):
             raise WebserverAlreadyRegistered(url) from exc
+        if writes_webservers and any(marker in str(exc.orig) for marker in _KEY_UNIQUE_MARKERS):
+            raise WebserverKeyTaken(None) from exc
         raise StorageRejected(_cause(exc)) from exc
     except DBAPIError as exc:
         if _is_sql_error(exc):

@@ -12,25 +12,33 @@ from typing import Any, ClassVar, Final
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
+    Column,
     DateTime,
     Dialect,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     literal_column,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from healthmon.domain.deliveries import DeliveryStatus
+from healthmon.domain.events import EventType
 from healthmon.domain.health import THRESHOLD_RANGE, HealthState
+from healthmon.domain.patterns import KEY_MAX_LENGTH
 from healthmon.domain.webserver import NAME_MAX_LENGTH, SECONDS_RANGE, URL_MAX_LENGTH
 
 # Constraint names must be deterministic so migrations can drop them by name; SQLite batch
@@ -88,6 +96,7 @@ def _between(column: str, allowed: range) -> CheckConstraint:
 
 
 _HEALTH_STATES = ", ".join(f"'{state.value}'" for state in HealthState)
+_EVENT_TYPES = ", ".join(f"'{event_type.value}'" for event_type in EventType)
 
 
 class WebserverRow(Base):
@@ -96,6 +105,8 @@ class WebserverRow(Base):
     __tablename__ = "webservers"
     __table_args__ = (
         UniqueConstraint("url"),
+        # NULL (no key) is not a value: any number of servers may have none.
+        UniqueConstraint("key"),
         _between("interval_seconds", SECONDS_RANGE),
         _between("timeout_seconds", SECONDS_RANGE),
         _between("healthy_threshold", THRESHOLD_RANGE),
@@ -121,11 +132,16 @@ class WebserverRow(Base):
     unhealthy_threshold: Mapped[int]
     follow_redirects: Mapped[bool]
     verify_tls: Mapped[bool]
+    key: Mapped[str | None] = mapped_column(String(KEY_MAX_LENGTH))
+    public: Mapped[bool] = mapped_column(server_default=false())
     health: Mapped[str] = mapped_column(String(16), server_default="unknown")
     consecutive_successes: Mapped[int] = mapped_column(server_default="0")
     consecutive_failures: Mapped[int] = mapped_column(server_default="0")
     health_changed_at: Mapped[datetime | None]
     last_checked_at: Mapped[datetime | None]
+    # The expiry of the certificate last seen, and the tightest warning (days) already sent for it.
+    tls_expires_at: Mapped[datetime | None]
+    tls_warned_days: Mapped[int | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     # Bumped by every save that changes a setting (never by health), so a worker can tell from
@@ -134,6 +150,8 @@ class WebserverRow(Base):
     # The worker that holds the lease on this server, valid while that worker's heartbeat is fresh.
     # No foreign key: a dead worker's row is deleted without touching the servers it held.
     lease_owner: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Created or last changed by a sync (a file of servers); only such servers are ever pruned.
+    managed: Mapped[bool] = mapped_column(server_default=false())
 
 
 class WorkerRow(Base):
@@ -151,38 +169,122 @@ class WorkerRow(Base):
     lag_p99_ms: Mapped[float] = mapped_column(Float)
 
 
-class RequestRow(Base):
-    """One probe of one webserver (the issue calls them requests); deleted with its webserver."""
+class JobRow(Base):
+    """One periodic job: who holds its lease until when (the store's clock), and its last run."""
 
-    __tablename__ = "requests"
-    __table_args__ = (
-        CheckConstraint("latency_ms >= 0", name="latency_not_negative"),
-        CheckConstraint("(status_code IS NULL) <> (error_kind IS NULL)", name="status_code_or_error_kind"),
-        CheckConstraint("NOT success OR (status_code >= 200 AND status_code <= 299)", name="success_is_2xx"),
-        {"sqlite_autoincrement": True},
-    )
+    __tablename__ = "jobs"
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
-    webserver_id: Mapped[int] = mapped_column(ForeignKey(WebserverRow.id, ondelete="CASCADE"))
-    started_at: Mapped[datetime]
-    latency_ms: Mapped[float] = mapped_column(Float)
-    status_code: Mapped[int | None]
-    error_kind: Mapped[str | None] = mapped_column(String(32))
-    error_message: Mapped[str | None] = mapped_column(Text)
-    success: Mapped[bool]
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # A worker id, as in webservers.lease_owner; no foreign key, a dead worker's lease just expires.
+    holder: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
+    last_started_at: Mapped[datetime | None]
+    last_finished_at: Mapped[datetime | None]
 
 
-# Newest-first pages of one webserver's history read this index in order and stop after `limit`
-# rows, so "last 10 requests" costs the same with 10 rows or 50 million. It also serves the
-# ON DELETE CASCADE lookup.
-Index(
-    "ix_requests_webserver_id_started_at_id",
-    RequestRow.webserver_id,
-    RequestRow.started_at.desc(),
-    RequestRow.id.desc(),
+# The history table (the issue calls probes requests): compact, with no surrogate key. A server's
+# probes have strictly increasing start times (RecordProbeResults drops any result not later than
+# the last), so (webserver_id, started_at) names a probe; the domain's probe id is derived from it.
+# Columns are in the order that wastes no alignment padding: 8-byte time, two 4-byte integers,
+# two 2-byte codes, a flag, then the message (NULL, so free, on a probe that got a response). A row
+# is a 48-byte heap tuple plus its 4-byte item pointer.
+#
+# PostgreSQL: range-partitioned by day on started_at (partitions.py creates and drops them), so
+# retention drops whole days. Its indexes, per partition: a B-tree on webserver_id alone, which
+# deduplicates to ~10 bytes a row where one on (webserver_id, started_at) takes ~39 (measured at
+# 5M rows); history pages walk the partitions newest first and sort one day of one server, see
+# probe_result_repository.py. And a BRIN on started_at (a few kilobytes a day) for whatever reads
+# a time range of every server: rollups, the oldest probe kept.
+# SQLite: no partitions; a unique index on (webserver_id, started_at) serves history and pruning.
+requests_table = Table(
+    "requests",
+    Base.metadata,
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("webserver_id", Integer, ForeignKey(WebserverRow.id, ondelete="CASCADE"), nullable=False),
+    # Microseconds: an integer of 4 bytes holds 35 minutes, far above the 60 s any probe may take.
+    Column("latency_us", Integer, nullable=False),
+    # The HTTP status of a probe that got a response; NULL when error_kind says why there was none.
+    Column("status_code", SmallInteger),
+    # The ErrorKind as a small code (converters.ERROR_KIND_CODES); NULL on a response.
+    Column("error_kind", SmallInteger),
+    # Stored, not derived: a 2xx is a failure when it came after the timeout in force at the time.
+    Column("success", Boolean, nullable=False),
+    Column("error_message", Text),
+    CheckConstraint("latency_us >= 0", name="latency_not_negative"),
+    CheckConstraint("(status_code IS NULL) <> (error_kind IS NULL)", name="status_code_or_error_kind"),
+    CheckConstraint("NOT success OR (status_code >= 200 AND status_code <= 299)", name="success_is_2xx"),
+    postgresql_partition_by="RANGE (started_at)",
 )
+
+
+def only_on(dialect: str, index: Index) -> Index:
+    """The index, created on this dialect only (info says so to the migrations' comparison)."""
+    index.info["dialect"] = dialect
+    return index.ddl_if(dialect=dialect)
+
+
+_requests = requests_table.c
+only_on("postgresql", Index("ix_requests_webserver_id", _requests.webserver_id))
+only_on("postgresql", Index("ix_requests_started_at", _requests.started_at, postgresql_using="brin"))
+only_on(
+    "sqlite",
+    Index("ix_requests_webserver_id_started_at", _requests.webserver_id, _requests.started_at, unique=True),
+)
+
+
+def _rollup_table_args() -> tuple[Any, ...]:
+    # The key is (webserver, start): one server's rollups of a window are one index range. On
+    # PostgreSQL it carries the counts too, so counting (uptime_24h of a page of servers) reads the
+    # index alone, not a heap page per rollup.
+    return (
+        PrimaryKeyConstraint("webserver_id", "start", postgresql_include=["probes", "successes"]),
+        CheckConstraint("successes <= probes", name="successes_within_probes"),
+    )
+
+
+class _RollupColumns:
+    """What an hourly or daily rollup holds: counts, and the latency sketch of the probes answered."""
+
+    webserver_id: Mapped[int] = mapped_column(ForeignKey(WebserverRow.id, ondelete="CASCADE"))
+    # The start of the UTC hour, day or week.
+    start: Mapped[datetime]
+    probes: Mapped[int]
+    successes: Mapped[int]
+    # NULL when no probe got a response; then latency_buckets is empty.
+    latency_max_ms: Mapped[float | None] = mapped_column(Float)
+    # The sketch's packed counts from its lowest bucket on (rollup_repository.encode_buckets).
+    latency_buckets: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class HourlyRollupRow(_RollupColumns, Base):
+    """One webserver's probes over one UTC hour; deleted with its webserver."""
+
+    __tablename__ = "rollups_hourly"
+    __table_args__ = _rollup_table_args()
+
+
+class DailyRollupRow(_RollupColumns, Base):
+    """One webserver's probes over one UTC day; deleted with its webserver."""
+
+    __tablename__ = "rollups_daily"
+    __table_args__ = _rollup_table_args()
+
+
+class WeeklyRollupRow(_RollupColumns, Base):
+    """One webserver's probes over one week (Monday to Monday, UTC); deleted with its webserver."""
+
+    __tablename__ = "rollups_weekly"
+    __table_args__ = _rollup_table_args()
+
+
+class RollupMarkRow(Base):
+    """An hour with probes not rolled up yet, or a day or week whose rollups must be rebuilt."""
+
+    __tablename__ = "rollup_marks"
+    __table_args__ = (CheckConstraint("level IN ('hour', 'day', 'week')", name="rollup_level"),)
+
+    level: Mapped[str] = mapped_column(String(8), primary_key=True)
+    start: Mapped[datetime] = mapped_column(primary_key=True)
 
 
 class EventRow(Base):
@@ -194,9 +296,15 @@ class EventRow(Base):
     __tablename__ = "events"
     __table_args__ = (
         UniqueConstraint("id"),
-        CheckConstraint("type IN ('webserver.health_changed', 'webhook.test')", name="event_type"),
+        CheckConstraint(f"type IN ({_EVENT_TYPES})", name="event_type"),
         CheckConstraint(
-            "(type = 'webhook.test') = (from_state IS NULL AND to_state IS NULL)", name="change_of_health"
+            "(type = 'webserver.health_changed') = (from_state IS NOT NULL AND to_state IS NOT NULL)",
+            name="change_of_health",
+        ),
+        CheckConstraint(
+            "(type = 'webserver.certificate_expiring') = "
+            "(certificate_expires_at IS NOT NULL AND certificate_threshold_days IS NOT NULL)",
+            name="certificate_expiry",
         ),
         # The feed of one webserver, and each webserver's last event, walk this index in order.
         Index("ix_events_webserver_id_sequence", "webserver_id", "sequence"),
@@ -224,6 +332,9 @@ class EventRow(Base):
     probe_error_kind: Mapped[str | None] = mapped_column(String(32))
     probe_error_message: Mapped[str | None] = mapped_column(Text)
     probe_success: Mapped[bool | None]
+    # A certificate warning: when the certificate expires, and the threshold (days) it crossed.
+    certificate_expires_at: Mapped[datetime | None]
+    certificate_threshold_days: Mapped[int | None]
 
 
 class ChannelRow(Base):
@@ -319,27 +430,41 @@ def _table_of(row_class: type[Base]) -> Table:
 
 # Core handles for the hot paths, which skip the ORM's per-row bookkeeping.
 webservers_table = _table_of(WebserverRow)
-requests_table = _table_of(RequestRow)
 workers_table = _table_of(WorkerRow)
 events_table = _table_of(EventRow)
 channels_table = _table_of(ChannelRow)
 deliveries_table = _table_of(DeliveryRow)
+hourly_rollups_table = _table_of(HourlyRollupRow)
+daily_rollups_table = _table_of(DailyRollupRow)
+weekly_rollups_table = _table_of(WeeklyRollupRow)
+rollup_marks_table = _table_of(RollupMarkRow)
+jobs_table = _table_of(JobRow)
 
 __all__ = [
     "NAMING_CONVENTION",
     "PENDING",
     "Base",
     "ChannelRow",
+    "DailyRollupRow",
     "DeliveryRow",
     "EventRow",
-    "RequestRow",
+    "HourlyRollupRow",
+    "JobRow",
+    "RollupMarkRow",
     "UtcDateTime",
     "WebserverRow",
+    "WeeklyRollupRow",
     "WorkerRow",
     "channels_table",
+    "daily_rollups_table",
     "deliveries_table",
     "events_table",
+    "hourly_rollups_table",
+    "jobs_table",
+    "only_on",
     "requests_table",
+    "rollup_marks_table",
     "webservers_table",
+    "weekly_rollups_table",
     "workers_table",
 ]

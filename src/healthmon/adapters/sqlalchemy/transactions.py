@@ -22,8 +22,11 @@ def start_writing(session: Session) -> None:
 def locked(session: Session, statement: Select[Any]) -> Select[Any]:
     """The statement, locking the rows it reads until the transaction ends."""
     start_writing(session)
-    # FOR UPDATE on PostgreSQL (SQLite has none, and BEGIN IMMEDIATE already made this the only writer).
-    return statement.with_for_update()
+    # FOR NO KEY UPDATE on PostgreSQL (SQLite has none, and BEGIN IMMEDIATE already made this the
+    # only writer): the rows are changed but never their keys, so inserts that only reference them
+    # (a foreign key check takes FOR KEY SHARE, as the rollup job's inserts do) need not wait, and
+    # cannot close a cycle with a writer waiting for the job.
+    return statement.with_for_update(key_share=True)
 
 
 __all__ = ["locked", "start_writing"]

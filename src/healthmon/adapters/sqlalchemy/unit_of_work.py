@@ -14,6 +14,7 @@ from healthmon.adapters.sqlalchemy.dialects import statements_for
 from healthmon.adapters.sqlalchemy.errors import translated_errors
 from healthmon.adapters.sqlalchemy.event_repository import SqlAlchemyEventRepository
 from healthmon.adapters.sqlalchemy.probe_result_repository import SqlAlchemyProbeResultRepository
+from healthmon.adapters.sqlalchemy.rollup_repository import SqlAlchemyRollupRepository
 from healthmon.adapters.sqlalchemy.webserver_repository import SqlAlchemyWebserverRepository
 from healthmon.adapters.sqlalchemy.worker_repository import SqlAlchemyWorkerRepository
 from healthmon.application.errors import StorageUnavailable
@@ -35,6 +36,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
     events: SqlAlchemyEventRepository
     channels: SqlAlchemyChannelRepository
     deliveries: SqlAlchemyDeliveryRepository
+    rollups: SqlAlchemyRollupRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -59,6 +61,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self.events = SqlAlchemyEventRepository(session)
         self.channels = SqlAlchemyChannelRepository(session)
         self.deliveries = SqlAlchemyDeliveryRepository(session)
+        self.rollups = SqlAlchemyRollupRepository(session)
         return self
 
     def __exit__(

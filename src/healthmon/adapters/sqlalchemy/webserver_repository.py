@@ -8,16 +8,32 @@ dialect, chosen once per engine (see dialects.py).
 
 from __future__ import annotations
 
+import builtins
+import dataclasses
 import logging
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
-from sqlalchemy import CursorResult, Select, any_, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    CursorResult,
+    Select,
+    any_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from healthmon.adapters.sqlalchemy.converters import (
     HEALTH_SAVE_COLUMNS,
+    MICROSECONDS_PER_MS,
     SAVED_COLUMN_NAMES,
     SETTINGS_FIELDS,
     WEBSERVER_COLUMNS,
@@ -28,11 +44,12 @@ from healthmon.adapters.sqlalchemy.converters import (
 )
 from healthmon.adapters.sqlalchemy.errors import translated_errors
 from healthmon.adapters.sqlalchemy.postgres_arrays import ArrayLiteral, as_arrays, unnested
-from healthmon.adapters.sqlalchemy.tables import webservers_table
+from healthmon.adapters.sqlalchemy.tables import UtcDateTime, requests_table, webservers_table
 from healthmon.adapters.sqlalchemy.transactions import locked, start_writing
-from healthmon.application.ports import WebserverRepository
-from healthmon.domain.health import HealthState
+from healthmon.application.ports import WebserverReading, WebserverRepository
+from healthmon.domain.health import ATTENTION_ORDER, HealthState
 from healthmon.domain.ids import WebserverId
+from healthmon.domain.patterns import ascii_lower
 from healthmon.domain.webserver import Webserver, WebserverSettings
 
 logger = logging.getLogger(__name__)
@@ -48,7 +65,11 @@ _SAVED_COLUMNS: Final = WEBSERVER_COLUMNS[1:]
 def _settings_version(new: Any) -> Any:
     # The database compares the settings, so a save never needs to read the row first.
     return case(
-        (or_(*(_w[field] != new[field] for field in SETTINGS_FIELDS)), _w.settings_version + 1),
+        # IS DISTINCT FROM, because the key may be NULL and NULL != 'x' is not true.
+        (
+            or_(*(_w[field].is_distinct_from(new[field]) for field in SETTINGS_FIELDS)),
+            _w.settings_version + 1,
+        ),
         else_=_w.settings_version,
     )
 
@@ -62,6 +83,40 @@ _SAVE = (
     .values({**_NEW, "settings_version": _settings_version(_NEW)})
 )
 _ADD = insert(webservers_table).returning(_w.id)
+# Many rows at once: SQLAlchemy sends them as multi-row INSERTs ("insertmanyvalues"), and the
+# ids come back in the order the rows were given.
+_ADD_MANY = insert(webservers_table).returning(_w.id, sort_by_parameter_order=True)
+# Ids per DELETE: well under SQLite's limit on bound parameters.
+_REMOVE_CHUNK: Final = 1_000
+
+# Every webserver with what its newest request measured: each value is a scalar subquery that
+# reads only requests started at or after the webserver's last_checked_at (the newest stored
+# one's start: RecordProbeResults stores only later results, and moves it to each), newest first,
+# and stops at one. On SQLite the unique (webserver_id, started_at) index goes straight to it; on
+# PostgreSQL the bound prunes every older partition at run time, and the partition's BRIN on
+# started_at ANDed with its webserver_id index reads a page or two. A webserver never checked
+# reads its whole history. (Joining requests instead lets PostgreSQL hash all of it: 2 s at 1M rows.)
+_newer = requests_table.alias("newer")
+_EVER = literal(datetime.min.replace(tzinfo=UTC), UtcDateTime())
+
+
+def _newest(column: Any) -> Any:
+    return (
+        select(column)
+        .where(
+            _newer.c.webserver_id == _w.id, _newer.c.started_at >= func.coalesce(_w.last_checked_at, _EVER)
+        )
+        .order_by(_newer.c.started_at.desc())
+        .limit(1)
+        .correlate(webservers_table)
+        .scalar_subquery()
+    )
+
+
+_READINGS = select(*WEBSERVER_COLUMNS, _newest(_newer.c.success), _newest(_newer.c.latency_us)).order_by(
+    _w.id
+)
+_READING_AT = len(WEBSERVER_COLUMNS)
 
 
 _NEW_NAMES = tuple(f"new_{name}" for name in SAVED_COLUMN_NAMES)
@@ -74,7 +129,11 @@ def _save_parameters(webserver: Webserver) -> dict[str, Any]:
 
 
 class WebserverStatements(Protocol):
-    """What one dialect does its own way: look up many ids, and send many saves."""
+    """What one dialect does its own way: look up many ids, send many saves, compare names by bytes."""
+
+    # The collation under which names compare byte by byte (code point order), with only ASCII
+    # letters case-folded by lower().
+    name_collation: str
 
     def select_by_ids(self, webserver_ids: Collection[WebserverId]) -> tuple[Select[Any], dict[str, Any]]:
         """The statement, and its parameters, that reads these webservers in id order."""
@@ -87,6 +146,8 @@ class WebserverStatements(Protocol):
 
 class SqliteWebserverStatements(WebserverStatements):
     """SQLite runs in process, so an executemany of one statement per row is as cheap as anything."""
+
+    name_collation = "BINARY"
 
     def select_by_ids(self, webserver_ids: Collection[WebserverId]) -> tuple[Select[Any], dict[str, Any]]:
         return select(*WEBSERVER_COLUMNS).where(_w.id.in_(webserver_ids)).order_by(_w.id), {}
@@ -101,6 +162,8 @@ _checked = unnested(HEALTH_SAVE_COLUMNS, "checked")
 
 class PostgresWebserverStatements(WebserverStatements):
     """PostgreSQL: each batch as one array per column, one statement and one round trip."""
+
+    name_collation = "C"
 
     # Every waiting save in one UPDATE ... FROM unnest(...).
     _SAVE_MANY = (
@@ -143,6 +206,7 @@ def _only_health_changed(before: Webserver, after: Webserver) -> bool:
         after.settings == before.settings
         and after.created_at == before.created_at
         and after.updated_at == before.updated_at
+        and after.managed == before.managed
     )
 
 
@@ -189,6 +253,25 @@ class SqlAlchemyWebserverRepository(WebserverRepository):
             webserver_id = result.scalar_one()
         return Webserver(id=WebserverId(webserver_id), settings=settings, created_at=now, updated_at=now)
 
+    def add_many(
+        self, settings: Sequence[WebserverSettings], now: datetime, *, managed: bool
+    ) -> list[Webserver]:
+        if not settings:
+            return []
+        self.flush()
+        new = [
+            Webserver(id=WebserverId(0), settings=each, created_at=now, updated_at=now, managed=managed)
+            for each in settings
+        ]
+        with translated_errors(webservers=True):
+            start_writing(self._session)
+            rows = [webserver_values(webserver) for webserver in new]
+            ids = self._session.execute(_ADD_MANY, rows).scalars()
+            return [
+                dataclasses.replace(webserver, id=WebserverId(webserver_id))
+                for webserver, webserver_id in zip(new, ids, strict=True)
+            ]
+
     def get(self, webserver_id: WebserverId, *, lock: bool = False) -> Webserver | None:
         found = self.get_many([webserver_id], lock=lock)
         return found.get(webserver_id)
@@ -223,6 +306,17 @@ class SqlAlchemyWebserverRepository(WebserverRepository):
         if locked_before is not None:
             self._locked[webserver.id] = webserver
 
+    def save_many(self, webservers: Sequence[Webserver]) -> None:
+        if not webservers:
+            return
+        self.flush()
+        with translated_errors(webservers=True):
+            start_writing(self._session)
+            self._statements.save_many(self._session, webservers, only_health=False)
+        for webserver in webservers:
+            if webserver.id in self._locked:
+                self._locked[webserver.id] = webserver
+
     def remove(self, webserver_id: WebserverId) -> bool:
         self.flush()
         # The requests rows go with it: ON DELETE CASCADE.
@@ -233,6 +327,22 @@ class SqlAlchemyWebserverRepository(WebserverRepository):
         self._locked.pop(webserver_id, None)
         return result.rowcount == 1
 
+    def remove_many(self, webserver_ids: Collection[WebserverId]) -> int:
+        self.flush()
+        ids = sorted(webserver_ids)
+        removed = 0
+        with translated_errors():
+            start_writing(self._session)
+            for start in range(0, len(ids), _REMOVE_CHUNK):
+                chunk = ids[start : start + _REMOVE_CHUNK]
+                result: CursorResult[Any] = self._session.execute(  # type: ignore[assignment]
+                    delete(webservers_table).where(_w.id.in_(chunk))
+                )
+                removed += result.rowcount
+        for webserver_id in ids:
+            self._locked.pop(webserver_id, None)
+        return removed
+
     def list(
         self,
         *,
@@ -240,6 +350,7 @@ class SqlAlchemyWebserverRepository(WebserverRepository):
         after: WebserverId | None = None,
         limit: int,
         owner: str | None = None,
+        lock: bool = False,
     ) -> list[Webserver]:
         self.flush()
         statement = select(*WEBSERVER_COLUMNS).order_by(_w.id).limit(limit)
@@ -251,11 +362,15 @@ class SqlAlchemyWebserverRepository(WebserverRepository):
             statement = statement.where(_w.lease_owner == owner)
         found: list[Webserver] = []
         with translated_errors():
+            if lock:
+                statement = locked(self._session, statement)
             # Fetched a chunk at a time, which costs a fraction of row-by-row iteration (one
             # driver call per chunk), and converted chunk by chunk so that the rows die young:
             # fewer objects survive into the collector's oldest generation.
             for rows in self._session.execute(statement).partitions(_FETCH_CHUNK):
                 found += map(to_webserver, rows)
+        if lock:
+            self._locked.update((webserver.id, webserver) for webserver in found)
         return found
 
     def revision(self, owner: str | None = None) -> object:
@@ -273,6 +388,52 @@ class SqlAlchemyWebserverRepository(WebserverRepository):
         self.flush()
         with translated_errors():
             return int(self._session.execute(select(func.count()).select_from(webservers_table)).scalar_one())
+
+    def readings(self) -> builtins.list[WebserverReading]:
+        self.flush()
+        found: builtins.list[WebserverReading] = []
+        with translated_errors():
+            for rows in self._session.execute(_READINGS).partitions(_FETCH_CHUNK):
+                found += (
+                    WebserverReading(
+                        to_webserver(row),
+                        row[_READING_AT],
+                        None if row[_READING_AT + 1] is None else row[_READING_AT + 1] / MICROSECONDS_PER_MS,
+                    )
+                    for row in rows
+                )
+        return found
+
+    def health_counts(self) -> dict[HealthState, int]:
+        self.flush()
+        statement = select(_w.health, func.count()).group_by(_w.health)
+        with translated_errors():
+            found: dict[str, int] = {row[0]: row[1] for row in self._session.execute(statement)}
+        return {state: int(found.get(state.value, 0)) for state in HealthState}
+
+    def overview(
+        self, *, health: HealthState | None, name_contains: str, offset: int, limit: int
+    ) -> tuple[int, builtins.list[Webserver]]:
+        self.flush()
+        folded_name = func.lower(_w.name.collate(self._statements.name_collation))
+        matches = []
+        if health is not None:
+            matches.append(_w.health == health.value)
+        if name_contains:
+            matches.append(folded_name.contains(ascii_lower(name_contains), autoescape=True))
+        attention = case({state.value: rank for rank, state in enumerate(ATTENTION_ORDER)}, value=_w.health)
+        page = (
+            select(*WEBSERVER_COLUMNS)
+            .where(*matches)
+            .order_by(attention, folded_name, _w.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        with translated_errors():
+            total = self._session.execute(select(func.count()).select_from(webservers_table).where(*matches))
+            matching = int(total.scalar_one())
+            rows = self._session.execute(page).all() if matching > offset else []
+        return matching, [to_webserver(row) for row in rows]
 
 
 __all__ = [

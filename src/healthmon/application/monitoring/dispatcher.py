@@ -13,13 +13,13 @@ from healthmon.application.monitoring.admission import ProbeAdmission
 from healthmon.application.monitoring.metrics import (
     PROBE_LAG,
     PROBES_ABANDONED,
-    PROBES_FINISHED,
     PROBES_IN_FLIGHT,
     PROBES_SKIPPED,
     PROBES_STARTED,
     PROBES_WAITING,
     RESULTS_BUFFERED,
     RESULTS_DROPPED,
+    count_probe,
 )
 from healthmon.application.monitoring.result_buffer import ResultBuffer
 from healthmon.application.monitoring.schedule import Schedule, Ticket
@@ -179,7 +179,7 @@ class Dispatcher:
             next_due = self._schedule.next_due()
             if next_due is not None and max(next_due, self.turned_at + MIN_TURN_SECONDS) < self._sleeps_until:
                 self._wake.set()
-        self._metrics.add(PROBES_FINISHED, 1, "success" if result.success else "failure")
+        count_probe(self._metrics, result)
         if current:
             self._buffer.put(result)
             if len(self._buffer) >= self._settings.batch_size:

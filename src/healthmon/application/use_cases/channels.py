@@ -12,6 +12,7 @@ import logging
 import secrets
 
 from healthmon.application.ports import Clock, Notifier, UnitOfWork
+from healthmon.application.use_cases.outbound_urls import check_outbound
 from healthmon.application.use_cases.paging import DEFAULT_PAGE_SIZE, Page, check_limit
 from healthmon.domain.channels import (
     SECRET_BYTES,
@@ -31,6 +32,7 @@ from healthmon.domain.errors import (
     InvalidField,
 )
 from healthmon.domain.events import EventType, RecordedEvent
+from healthmon.domain.outbound import OutboundPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -47,11 +49,12 @@ def require_channel(channel: Channel | None, channel_id: ChannelId) -> Channel:
     return channel
 
 
-def _check_url(notifier: Notifier, kind: ChannelKind, url: str) -> None:
+def _check_url(notifier: Notifier, policy: OutboundPolicy, kind: ChannelKind, url: str) -> None:
     # The domain checks the URL's shape; only the notifier knows what it can send to (apprise's plugins).
     rule = notifier.url_problem(kind, url)
     if rule is not None:
         raise InvalidField.single("url", rule)
+    check_outbound(policy, url)
 
 
 class RegisterChannel:
@@ -59,19 +62,23 @@ class RegisterChannel:
 
     - The settings are already validated by ChannelSettings; the notifier must also understand the
       URL (apprise must know a plugin for it), or InvalidField names the url.
+    - A URL whose host is an IP address the outbound policy denies is refused the same way.
     - A webhook registered without a secret gets a new one (whsec_ and 32 random bytes); the
       channel returned holds it in full, which is the only time it is shown.
     - A channel starts enabled unless the settings say otherwise.
     """
 
-    def __init__(self, uow: UnitOfWork, clock: Clock, notifier: Notifier) -> None:
+    def __init__(
+        self, uow: UnitOfWork, clock: Clock, notifier: Notifier, policy: OutboundPolicy | None = None
+    ) -> None:
         self._uow = uow
         self._clock = clock
         self._notifier = notifier
+        self._policy = policy if policy is not None else OutboundPolicy()
 
     def execute(self, settings: ChannelSettings) -> Channel:
         """Store the channel and return it with its id and its secret."""
-        _check_url(self._notifier, settings.kind, settings.url)
+        _check_url(self._notifier, self._policy, settings.kind, settings.url)
         if settings.kind is ChannelKind.WEBHOOK and settings.secret is None:
             settings = dataclasses.replace(settings, secret=new_secret())
         with self._uow as uow:
@@ -116,10 +123,13 @@ class UpdateChannel:
     - The row is locked while it changes, so a concurrent change (or a 410) is never lost.
     """
 
-    def __init__(self, uow: UnitOfWork, clock: Clock, notifier: Notifier) -> None:
+    def __init__(
+        self, uow: UnitOfWork, clock: Clock, notifier: Notifier, policy: OutboundPolicy | None = None
+    ) -> None:
         self._uow = uow
         self._clock = clock
         self._notifier = notifier
+        self._policy = policy if policy is not None else OutboundPolicy()
 
     def execute(self, channel_id: ChannelId, changes: ChannelChanges) -> Channel:
         """Apply the changes and return the updated channel."""
@@ -127,7 +137,7 @@ class UpdateChannel:
             current = require_channel(uow.channels.get(channel_id, lock=True), channel_id)
             settings = changes.apply_to(current.settings)
             if settings.url != current.settings.url:
-                _check_url(self._notifier, settings.kind, settings.url)
+                _check_url(self._notifier, self._policy, settings.kind, settings.url)
             reason = current.disabled_reason if not settings.enabled else None
             if settings == current.settings and reason == current.disabled_reason:
                 return current

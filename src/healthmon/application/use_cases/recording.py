@@ -7,11 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from healthmon.application.health_events import record_health_changes, snapshot
+from healthmon.application.health_events import record_certificate_warnings, record_health_changes, snapshot
 from healthmon.application.ports import UnitOfWork
-from healthmon.domain.events import HealthChanged
+from healthmon.domain.certificates import ExpiryWarnings
+from healthmon.domain.events import CertificateExpiring, HealthChanged
 from healthmon.domain.health import HealthState
 from healthmon.domain.probe import ProbeResult
+from healthmon.domain.rollups import HOUR, floor_to
 from healthmon.domain.webserver import WebserverId
 
 logger = logging.getLogger(__name__)
@@ -48,12 +50,19 @@ class RecordProbeResults:
     - Each health change is stored as one event (occurred_at and probe: the result that made it),
       queued for every enabled channel that covers the webserver, in the batch's transaction: so
       there is exactly one event per transition, and none without one.
+    - A result that read a TLS certificate updates the webserver's tls_expires_at; when the expiry
+      first comes within one of the warning thresholds (once per threshold per certificate, the
+      warned threshold kept with the webserver so a restart does not warn again), a
+      webserver.certificate_expiring event is stored and queued the same way.
+    - The hours of the stored results are marked for the rollup job in the same transaction, so
+      every stored probe reaches the rollups, however late it is written.
     - The whole batch is one transaction: all of it is stored, or none.
     - Each health change is logged as `webserver ID NAME: old -> new`.
     """
 
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, certificate_warnings: ExpiryWarnings | None = None) -> None:
         self._uow = uow
+        self._warnings = certificate_warnings if certificate_warnings is not None else ExpiryWarnings()
 
     def execute(self, results: Sequence[ProbeResult]) -> RecordOutcome:
         """Store the batch; return what was stored, dropped and changed."""
@@ -65,6 +74,7 @@ class RecordProbeResults:
             servers = uow.webservers.get_many({r.webserver_id for r in ordered}, lock=True)
             kept: list[ProbeResult] = []
             events: list[HealthChanged] = []
+            warnings: list[CertificateExpiring] = []
             for result in ordered:
                 before = servers.get(result.webserver_id)
                 if before is None or (
@@ -73,6 +83,19 @@ class RecordProbeResults:
                     continue
                 kept.append(result)
                 after, transition = before.record(result)
+                if result.tls_expires_at is not None:
+                    after, due = after.see_certificate(
+                        result.tls_expires_at, result.started_at, self._warnings
+                    )
+                    if due is not None:
+                        warnings.append(
+                            CertificateExpiring(
+                                webserver=snapshot(after),
+                                expires_at=result.tls_expires_at,
+                                threshold_days=due,
+                                occurred_at=result.started_at,
+                            )
+                        )
                 servers[result.webserver_id] = after
                 if transition.changed:
                     events.append(
@@ -93,12 +116,18 @@ class RecordProbeResults:
                             result.started_at,
                         )
                     )
-            if events:
-                # Channels are read once per batch, and only when some health changed.
-                record_health_changes(uow, events, uow.channels.all())
+            if events or warnings:
+                # Channels are read once per batch, and only when some health changed or a certificate
+                # is to be warned about.
+                channels = uow.channels.all()
+                record_health_changes(uow, events, channels)
+                record_certificate_warnings(uow, warnings, channels)
             uow.probe_results.add_many(kept)
             for webserver in servers.values():
                 uow.webservers.save(webserver)
+            if kept:
+                # Last before the commit: marking an hour may hold a lock the rollup job waits on.
+                uow.rollups.mark_hours({floor_to(result.started_at, HOUR) for result in kept})
             uow.commit()
         for change in changes:
             # The name is quoted (repr), so no name can end the line and forge another.
@@ -108,5 +137,13 @@ class RecordProbeResults:
                 change.name,
                 change.old,
                 change.new,
+            )
+        for warning in warnings:
+            logger.warning(
+                "webserver %s %r: TLS certificate expires at %s, within %s days",
+                warning.webserver.id,
+                warning.webserver.name,
+                warning.expires_at.isoformat(),
+                warning.threshold_days,
             )
         return RecordOutcome(stored=len(kept), dropped=len(results) - len(kept), changes=changes)

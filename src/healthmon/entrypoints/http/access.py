@@ -7,12 +7,17 @@
   every time, so neither the timing nor the key's position in the list tells anything. Comparing
   SHA-256 digests keeps the length of the configured keys from showing too.
 - Keys are never logged, and never part of an error message.
+- The dashboard's sign-in cookie (SESSION_COOKIE, set by its sign-in form) counts as a key for reads
+  (GET, HEAD, OPTIONS) only, so the dashboard's pages and scripts read the API with it; a write needs
+  the Authorization header, so no page of another site can make the browser write with the cookie.
 - Public handlers (liveness, readiness, the OpenAPI schema and its docs page) carry opt {"public": True}:
   the schema describes the API and holds no data, and probes and load balancers hold no key.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 from collections.abc import Iterable
@@ -25,6 +30,9 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.utils import normalize_path
 
 PUBLIC: Final = "public"
+# The dashboard's sign-in cookie: the key, base64url-encoded without padding, so that any key is a
+# plain cookie value (no quotes, no `=`).
+SESSION_COOKIE: Final = "healthmon_key"
 READ_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 _CHALLENGE: Final = {"WWW-Authenticate": "Bearer"}
 
@@ -68,6 +76,8 @@ class ApiKeys:
 
     def _access_of_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> Access:
         token = _bearer_token(connection.headers.get("authorization"))
+        if token is None and connection.scope.get("method") in READ_METHODS:
+            token = cookie_key(connection.cookies.get(SESSION_COOKIE))
         return Access.NONE if token is None else self.access_of(token)
 
     def guard(self, connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
@@ -95,6 +105,22 @@ class ApiKeys:
             if handler.opt.get(PUBLIC):
                 return None
         return _unauthorized()
+
+
+def cookie_value(key: str) -> str:
+    """The value of SESSION_COOKIE that carries this key."""
+    return base64.urlsafe_b64encode(key.encode("utf-8", "surrogateescape")).decode("ascii").rstrip("=")
+
+
+def cookie_key(value: str | None) -> str | None:
+    """The key a SESSION_COOKIE value carries; None when there is none or it does not decode."""
+    if not value:
+        return None
+    try:
+        padded = value + "=" * (-len(value) % 4)
+        return base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8", "surrogateescape") or None
+    except (binascii.Error, UnicodeError, ValueError):
+        return None
 
 
 def _unauthorized() -> NotAuthorizedException:

@@ -28,16 +28,25 @@ from litestar.openapi.spec import Components, SecurityRequirement, SecuritySchem
 from litestar.plugins.problem_details import ProblemDetailsPlugin
 from litestar.types import ExceptionHandler, Guard, Message, Scope
 
+from healthmon.adapters.prometheus_page import MetricsPage
 from healthmon.container import Container
 from healthmon.entrypoints.http.access import PUBLIC, ApiKeys
+from healthmon.entrypoints.http.badges import health_badge, uptime_badge
 from healthmon.entrypoints.http.channels import ChannelController
 from healthmon.entrypoints.http.cross_site import HostRule, json_writes_only
+from healthmon.entrypoints.http.dashboard import dashboard_pages, overview_data
 from healthmon.entrypoints.http.docs import OfflineDocsRenderPlugin
 from healthmon.entrypoints.http.events import list_events
 from healthmon.entrypoints.http.head import HeadAnsweringLitestar, allow_header
 from healthmon.entrypoints.http.health_checks import WorkerStatus, healthz, readyz
+from healthmon.entrypoints.http.metrics import metrics
 from healthmon.entrypoints.http.problems import PROBLEM_DETAILS, http_exception_to_problem
 from healthmon.entrypoints.http.schemas import MAX_BODY_BYTES
+from healthmon.entrypoints.http.sign_in import sign_in, sign_in_form, sign_out
+from healthmon.entrypoints.http.statistics import all_stats, webserver_stats
+from healthmon.entrypoints.http.storage import get_storage
+from healthmon.entrypoints.http.sync import export_webservers, sync_webservers
+from healthmon.entrypoints.http.templating import static_files_router, template_config
 from healthmon.entrypoints.http.webservers import WebserverController
 from healthmon.entrypoints.http.workers import list_workers
 
@@ -49,8 +58,11 @@ HTTP_USE_CASES: Final = (
     "remove_webserver",
     "get_webserver",
     "list_webservers",
+    "sync_webservers",
+    "export_webservers",
     "list_probe_history",
     "list_workers",
+    "get_storage_usage",
     "list_events",
     "register_channel",
     "list_channels",
@@ -60,6 +72,12 @@ HTTP_USE_CASES: Final = (
     "send_test_event",
     "list_deliveries",
     "retry_delivery",
+    "get_webserver_stats",
+    "list_webserver_stats",
+    "get_overview",
+    "get_server_page",
+    "get_public_webserver",
+    "get_public_uptime",
 )
 BEARER: Final = "api_key"
 DESCRIPTION: Final = """Watches the health of web servers.
@@ -68,8 +86,9 @@ Errors are RFC 9457 problems (application/problem+json) with `type`, `title`, `s
 400 means the request could not be read as the declared types; 422 means a value breaks a rule, and
 `errors` lists every such field. 503 (with Retry-After) means the database is unreachable: nothing
 was changed, retry later. Times are ISO 8601 in UTC. When API keys are configured, every endpoint
-but /healthz, /readyz and this schema needs `Authorization: Bearer <key>` (401 comes before 405);
-read-only keys may only GET. Bodies of POST, PUT and PATCH must be sent as `application/json`
+but /healthz, /readyz, this schema and the badges of public webservers needs `Authorization: Bearer
+<key>` (401 comes before 405); for a GET, the dashboard's sign-in cookie will do; read-only keys
+may only GET. Bodies of POST, PUT and PATCH must be sent as `application/json`
 (415 otherwise). Without API keys, only requests whose Host is a loopback name or address, or one of
 HEALTHMON_ALLOWED_HOSTS, are answered (400 `host-not-allowed` otherwise). Every GET also answers
 HEAD: the same status and headers, no body."""
@@ -173,10 +192,31 @@ def create_app(
     worker = WorkerStatus(worker_alive)
     dependencies = {name: bridge(getattr(container, name)) for name in HTTP_USE_CASES}
     dependencies["worker"] = Provide(lambda: worker, sync_to_thread=False)
+    # The worker's own metrics are on the page only where the worker runs, in this process; built
+    # here, so the declared ones show (at zero) even before the worker first counts.
+    own = None
+    if worker_alive is not None:
+        container.metrics()
+        own = container.metrics_registry()
+    page = MetricsPage(container.read_fleet, container.clock(), own=own)
+    dependencies["metrics_page"] = Provide(lambda: page, sync_to_thread=False)
+    dependencies["dashboard_keys"] = Provide(lambda: keys, sync_to_thread=False)
     security: list[SecurityRequirement] | None = [{BEARER: []}] if keys.enabled else None
     api = Router(
         "/",
-        route_handlers=[WebserverController, list_workers, list_events, ChannelController],
+        route_handlers=[
+            WebserverController,
+            sync_webservers,
+            export_webservers,
+            list_workers,
+            get_storage,
+            list_events,
+            ChannelController,
+            metrics,
+            webserver_stats,
+            all_stats,
+            overview_data,
+        ],
         security=security,
     )
     if keys.enabled:
@@ -191,7 +231,19 @@ def create_app(
             "".join(f", {host}" for host in settings.allowed_hosts),
         )
     return HeadAnsweringLitestar(
-        route_handlers=[api, healthz, readyz],
+        route_handlers=[
+            api,
+            healthz,
+            readyz,
+            health_badge,
+            uptime_badge,
+            dashboard_pages(),
+            sign_in_form,
+            sign_in,
+            sign_out,
+            static_files_router(),
+        ],
+        template_config=template_config(_version()),
         dependencies=dependencies,
         guards=guards,
         exception_handlers={MethodNotAllowedException: _method_not_allowed(keys)},

@@ -26,6 +26,7 @@ from healthmon.domain.patterns import (
 )
 from healthmon.domain.webserver import WebserverId
 from healthmon.entrypoints.http.cursors import MAX_WEBSERVER_ID
+from healthmon.entrypoints.http.schemas import OUTBOUND_RULE
 
 # The rules that tie fields together, for the OpenAPI schema of a new channel.
 BODY_RULES: Final[dict[str, Any]] = {
@@ -57,7 +58,10 @@ ChannelUrl = Annotated[
         f"Where events go, at most {URL_MAX_LENGTH} characters with no white space or control characters. "
         "A webhook: an absolute http or https URL, with the host and port rules of a webserver's URL. "
         "Apprise: any URL apprise has a plugin for (slack://..., discord://..., mailto://..., ntfy://..., "
-        "json://...). It may hold tokens: it is never logged, and shown only to API clients.",
+        "json://...). It may hold tokens: it is never logged, and shown only to API clients. "
+        f"{OUTBOUND_RULE} A webhook's host name is judged on the addresses it resolves to, at every "
+        "connection (a refused delivery is a failed attempt); an apprise URL's only when it is an address, "
+        "since apprise connects through its own clients.",
         maxLength=URL_MAX_LENGTH,
         pattern=ANY_URL_PATTERN,
     ),

@@ -7,6 +7,10 @@
   `[::1]`, any port) or one of HEALTHMON_ALLOWED_HOSTS; anything else, or no Host, is a 400. A page
   that rebinds its own name to 127.0.0.1 (DNS rebinding) still sends its own name as Host.
   With keys, the key is what is checked: a page cannot present one, so any Host is answered.
+- The dashboard's own forms (sign in, sign out; handlers with opt {FORM: True}) post
+  `application/x-www-form-urlencoded` instead, and so must carry an Origin header naming this very
+  host (browsers send one with every POST): a form on another site, which could sign the user in
+  with the attacker's key or out of their own, is a 403.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from litestar.connection import ASGIConnection
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.plugins.problem_details import ProblemDetailsException
 
@@ -25,6 +29,8 @@ from healthmon.settings import normal_host
 WRITE_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
 JSON_MEDIA_TYPE: Final = "application/json"
 HOST_NOT_ALLOWED: Final = "/problems/host-not-allowed"
+FORM: Final = "form"
+FORM_MEDIA_TYPE: Final = "application/x-www-form-urlencoded"
 
 
 def is_loopback(host: str) -> bool:
@@ -46,9 +52,12 @@ def is_json(content_type: str) -> bool:
     return kind == "application" and (subtype == "json" or (subtype.endswith("+json") and subtype != "+json"))
 
 
-def json_writes_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+def json_writes_only(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """A Litestar guard: a write that carries a body, or declares one, must declare it JSON (else 415)."""
     if connection.scope.get("method") not in WRITE_METHODS:
+        return
+    if handler.opt.get(FORM):
+        _same_origin_form(connection)
         return
     headers = connection.headers
     content_type = headers.get("content-type")
@@ -58,6 +67,17 @@ def json_writes_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRout
             status_code=415,
             detail=f"The body must be JSON, sent with 'Content-Type: {JSON_MEDIA_TYPE}'.",
         )
+
+
+def _same_origin_form(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    kind = (connection.headers.get("content-type") or "").partition(";")[0].strip().lower()
+    if kind != FORM_MEDIA_TYPE:
+        raise HTTPException(status_code=415, detail=f"The form must be sent as '{FORM_MEDIA_TYPE}'.")
+    origin = connection.headers.get("origin")
+    _, separator, authority = (origin or "").partition("://")
+    host = connection.headers.get("host")
+    if not separator or host is None or authority.lower() != host.strip().lower():
+        raise PermissionDeniedException(detail="This form may only be sent from this site's own pages.")
 
 
 def host_of(header: str | None) -> str | None:

@@ -8,7 +8,9 @@ does not match the pattern raises InvalidCursor, a 422 naming the `cursor` field
 
 - List cursor: the id of the last webserver of the previous page, in decimal.
 - History cursor: `<start>.<id>`, the start of the previous page's last request in microseconds
-  since 1970-01-01T00:00:00Z (negative before), then its id.
+  since 1970-01-01T00:00:00Z (negative before), then its id. A request's id is its start in the same
+  unit (unique within its webserver's history), so the id adds nothing to a cursor this API wrote;
+  in one made by hand an id above its start's also takes in the request started then.
 - Events cursor: the sequence of the last event read, in decimal (0: the start of the feed).
 - Deliveries cursor: the id of the last delivery of the previous page, in decimal.
 """

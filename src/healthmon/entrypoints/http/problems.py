@@ -33,8 +33,10 @@ from healthmon.domain.errors import (
     InvalidField,
     StateConflict,
     WebserverAlreadyRegistered,
+    WebserverKeyTaken,
     WebserverNotFound,
 )
+from healthmon.domain.sync import InvalidEntries
 from healthmon.entrypoints.http.cursors import InvalidCursor
 from healthmon.entrypoints.http.health_checks import NotReady
 from healthmon.entrypoints.http.schemas import MAX_BODY_BYTES, ClientDisconnected
@@ -60,6 +62,7 @@ PROBLEMS: Final[dict[type[HealthmonError], Problem]] = {
     InvalidField: Problem(422, "invalid-field", "A field has an invalid value"),
     WebserverNotFound: Problem(404, "webserver-not-found", "Webserver not found"),
     WebserverAlreadyRegistered: Problem(409, "webserver-already-registered", "URL already watched"),
+    WebserverKeyTaken: Problem(409, "webserver-key-taken", "Key already taken"),
     ChannelNotFound: Problem(404, "channel-not-found", "Channel not found"),
     DeliveryNotFound: Problem(404, "delivery-not-found", "Delivery not found"),
     ChannelDisabled: Problem(409, "channel-disabled", "The channel is disabled"),
@@ -80,6 +83,7 @@ _SHOWN_MESSAGE: Final = frozenset(
         InvalidField,
         WebserverNotFound,
         WebserverAlreadyRegistered,
+        WebserverKeyTaken,
         ChannelNotFound,
         DeliveryNotFound,
         ChannelDisabled,
@@ -128,7 +132,14 @@ def to_problem(exc: HealthmonError) -> ProblemDetailsException:
     else:
         logger.error("answering 500 for %s", type(exc).__name__, exc_info=exc)
         detail = _HIDDEN_DETAIL
-    if isinstance(exc, InvalidField):
+    if isinstance(exc, InvalidEntries):
+        extra = {
+            "errors": [
+                {"field": field.field, "message": field.rule, "index": entry.index, "key": entry.key}
+                for field, entry in zip(exc.problems, exc.entries, strict=True)
+            ]
+        }
+    elif isinstance(exc, InvalidField):
         extra = _field_errors([(p.field, p.rule) for p in exc.problems])
     return _problem(problem, detail, headers=headers, extra=extra)
 

@@ -23,6 +23,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from msgspec import UNSET, Meta, UnsetType
 
 from healthmon.application.ports import WorkerInfo
+from healthmon.application.use_cases.retention import StorageReport
 from healthmon.application.use_cases.webservers import WebserverDetails, WebserverPage
 from healthmon.domain.errors import InvalidField
 from healthmon.domain.events import EventType, RecordedEvent
@@ -49,6 +50,15 @@ if TYPE_CHECKING:
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
 # The largest request body the API reads (the app's request_max_body_size); larger is a 413.
 MAX_BODY_BYTES: Final = 64 * 1024
+
+
+# The outbound network policy as the API enforces it, for the URL fields of webservers and channels.
+OUTBOUND_RULE: Final = (
+    "A host that is an IP address (IPv4-mapped IPv6 ones judged as IPv4) which the outbound network policy "
+    "denies is refused with 422: by default the cloud metadata addresses 169.254.169.254 and fd00:ec2::254, "
+    "or whatever HEALTHMON_OUTBOUND_DENY and HEALTHMON_OUTBOUND_ALLOW say (the most specific network "
+    "holding the address decides)."
+)
 
 
 def _documented(description: str, **schema: Any) -> Meta:
@@ -82,7 +92,9 @@ Url = Annotated[
         "digits, hyphens or underscores (an international name in its IDNA `xn--` form, whose `xn--` "
         "labels must decode as IDNA), an IPv4 address or a bracketed IPv6 address; the port is 1 to "
         "65535. It is stored in one spelling: lower-case scheme and host, no default port (80, 443), "
-        "`/` for an empty path, no `#fragment`; two URLs with the same spelling are the same webserver.",
+        "`/` for an empty path, no `#fragment`; two URLs with the same spelling are the same webserver. "
+        f"{OUTBOUND_RULE} A host name is judged on the addresses it resolves to, at every connection: "
+        "a probe refused there fails with the error kind `blocked`.",
         maxLength=URL_MAX_LENGTH,
         pattern=URL_PATTERN,
     ),
@@ -93,6 +105,13 @@ HealthyThreshold = Annotated[int, _threshold("Successes in a row that make the s
 UnhealthyThreshold = Annotated[int, _threshold("Failures in a row that make the server unhealthy")]
 FollowRedirects = Annotated[bool, _documented("Whether a probe follows redirects.")]
 VerifyTls = Annotated[bool, _documented("Whether a probe checks the server's TLS certificate.")]
+Public = Annotated[
+    bool,
+    _documented(
+        "Whether anyone may see its health and uptime badges (/badges/{id}/...) without a key; "
+        "a badge of a server that is not public is a 404."
+    ),
+]
 
 
 class WebserverIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -106,6 +125,7 @@ class WebserverIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     unhealthy_threshold: UnhealthyThreshold = UNHEALTHY_AFTER
     follow_redirects: FollowRedirects = True
     verify_tls: VerifyTls = True
+    public: Public = False
 
     def to_settings(self) -> WebserverSettings:
         """The domain settings; raises InvalidField listing every value that breaks a rule."""
@@ -130,6 +150,7 @@ class WebserverPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     unhealthy_threshold: UnhealthyThreshold | UnsetType = UNSET
     follow_redirects: FollowRedirects | UnsetType = UNSET
     verify_tls: VerifyTls | UnsetType = UNSET
+    public: Public | UnsetType = UNSET
 
     def to_changes(self) -> WebserverChanges:
         """The domain change: fields left out stay None, which the domain reads as 'keep'."""
@@ -147,7 +168,13 @@ class RequestErrorOut(msgspec.Struct, kw_only=True):
 class RequestOut(msgspec.Struct, kw_only=True):
     """One probe of a webserver (one HTTP request healthmon sent)."""
 
-    id: int
+    id: Annotated[
+        int,
+        _documented(
+            "The request's start in microseconds since 1970-01-01T00:00:00Z: unique within its webserver's "
+            "history (a webserver's requests start one after another)."
+        ),
+    ]
     started_at: datetime
     latency_ms: float
     status_code: int | None
@@ -239,6 +266,16 @@ class EventFeedOut(msgspec.Struct, kw_only=True):
     next_cursor: str
 
 
+TlsExpiresAt = Annotated[
+    datetime | None,
+    _documented(
+        "When the TLS certificate the server presented at its last verified handshake expires; null for "
+        "an http URL, a server probed with verify_tls false, or until a handshake has succeeded. It is "
+        "kept through failed probes and cleared when the URL changes."
+    ),
+]
+
+
 class WebserverOut(msgspec.Struct, kw_only=True):
     """A webserver: its settings, its current health and when things last happened."""
 
@@ -251,11 +288,15 @@ class WebserverOut(msgspec.Struct, kw_only=True):
     unhealthy_threshold: int
     follow_redirects: bool
     verify_tls: bool
+    key: str | None
+    managed: bool
+    public: bool
     health: HealthState
     health_changed_at: datetime | None
     consecutive_successes: int
     consecutive_failures: int
     last_checked_at: datetime | None
+    tls_expires_at: TlsExpiresAt
     created_at: datetime
     updated_at: datetime
 
@@ -266,9 +307,11 @@ class WebserverOut(msgspec.Struct, kw_only=True):
 
 
 class WebserverSummaryOut(WebserverOut, kw_only=True):
-    """A webserver as listed: with its last health event (null when its health never changed)."""
+    """A webserver as listed: with its last health event (null when its health never changed) and its
+    uptime over the last 24 hours (successes / probes; null when it had no probe)."""
 
     last_event: EventOut | None
+    uptime_24h: float | None
 
     @classmethod
     def from_page(cls, page: WebserverPage) -> list[WebserverSummaryOut]:
@@ -277,16 +320,19 @@ class WebserverSummaryOut(WebserverOut, kw_only=True):
             cls(
                 **_webserver_fields(webserver),
                 last_event=EventOut.from_optional(page.last_events.get(webserver.id)),
+                uptime_24h=page.uptimes_24h.get(webserver.id),
             )
             for webserver in page.items
         ]
 
 
 class WebserverDetailsOut(WebserverOut, kw_only=True):
-    """A webserver with its last 10 requests, newest first, and its last health event (or null)."""
+    """A webserver with its last 10 requests, newest first, its last health event (or null) and its
+    uptime over the last 24 hours (successes / probes; null when it had no probe)."""
 
     last_requests: list[RequestOut]
     last_event: EventOut | None
+    uptime_24h: float | None
 
     @classmethod
     def from_details(cls, details: WebserverDetails) -> WebserverDetailsOut:
@@ -295,6 +341,7 @@ class WebserverDetailsOut(WebserverOut, kw_only=True):
             **_webserver_fields(details.webserver),
             last_requests=[RequestOut.from_domain(probe) for probe in details.last_requests],
             last_event=EventOut.from_optional(details.last_event),
+            uptime_24h=details.uptime_24h,
         )
 
 
@@ -310,11 +357,15 @@ def _webserver_fields(webserver: Webserver) -> dict[str, Any]:
         "unhealthy_threshold": settings.unhealthy_threshold,
         "follow_redirects": settings.follow_redirects,
         "verify_tls": settings.verify_tls,
+        "key": settings.key,
+        "managed": webserver.managed,
+        "public": settings.public,
         "health": webserver.state,
         "health_changed_at": webserver.health_changed_at,
         "consecutive_successes": webserver.health.consecutive_successes,
         "consecutive_failures": webserver.health.consecutive_failures,
         "last_checked_at": webserver.last_checked_at,
+        "tls_expires_at": webserver.tls_expires_at,
         "created_at": webserver.created_at,
         "updated_at": webserver.updated_at,
     }
@@ -358,6 +409,28 @@ class WorkerListOut(msgspec.Struct, kw_only=True):
     items: list[WorkerOut]
 
 
+class StorageOut(msgspec.Struct, kw_only=True):
+    """The stored probe history (the requests) as a whole, and how long it is kept."""
+
+    rows: Annotated[int, _documented("Probes stored.")]
+    rows_estimated: Annotated[
+        bool, _documented("Whether `rows` comes from the database's statistics (PostgreSQL), not a count.")
+    ]
+    bytes: Annotated[int, _documented("Bytes the probes take on disk, with their indexes.")]
+    oldest_started_at: Annotated[
+        datetime | None, _documented("When the oldest probe kept started; null when there is none.")
+    ]
+    retention_days: Annotated[
+        int, _documented("Days a probe is kept: older ones are removed once the rollups hold them.")
+    ]
+
+    @classmethod
+    def from_domain(cls, report: StorageReport) -> StorageOut:
+        """The API view of the history's usage."""
+        usage = {field.name: getattr(report.usage, field.name) for field in dataclasses.fields(report.usage)}
+        return cls(**usage, retention_days=report.retention_days)
+
+
 class StatusOut(msgspec.Struct, kw_only=True):
     """A liveness or readiness answer."""
 
@@ -365,10 +438,12 @@ class StatusOut(msgspec.Struct, kw_only=True):
 
 
 class FieldErrorOut(msgspec.Struct, kw_only=True):
-    """One input field and what is wrong with it."""
+    """One input field and what is wrong with it; for an entry of a sync, also its index and key."""
 
     field: str
     message: str
+    index: int | UnsetType = UNSET
+    key: str | UnsetType | None = UNSET
 
 
 class ProblemOut(msgspec.Struct, kw_only=True):

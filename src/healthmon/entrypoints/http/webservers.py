@@ -121,7 +121,7 @@ HealthFilter = Annotated[
 ]
 
 
-def _webserver_id(value: int) -> WebserverId:
+def webserver_id_of(value: int) -> WebserverId:
     # No webserver has an id outside the database's positive 32-bit range, so those are 404s
     # here rather than an overflow in the driver.
     if not 1 <= value <= MAX_WEBSERVER_ID:
@@ -193,7 +193,7 @@ class WebserverController(Controller):
         self, webserver_id: WebserverIdPath, get_webserver: NamedDependency[GetWebserver]
     ) -> WebserverDetailsOut:
         """The webserver's settings, current health and last 10 requests, newest first."""
-        return WebserverDetailsOut.from_details(get_webserver.execute(_webserver_id(webserver_id)))
+        return WebserverDetailsOut.from_details(get_webserver.execute(webserver_id_of(webserver_id)))
 
     @patch(
         "/{webserver_id:int}",
@@ -210,7 +210,7 @@ class WebserverController(Controller):
         update_webserver: NamedDependency[UpdateWebserver],
     ) -> WebserverOut:
         """Fields given replace the current ones; a new URL resets health to unknown."""
-        webserver = update_webserver.execute(_webserver_id(webserver_id), data.to_changes())
+        webserver = update_webserver.execute(webserver_id_of(webserver_id), data.to_changes())
         return WebserverOut.from_domain(webserver)
 
     @put(
@@ -229,7 +229,7 @@ class WebserverController(Controller):
     ) -> WebserverOut:
         """All settings at once: optional fields left out go back to their defaults."""
         changes = data.to_replacement()
-        webserver = update_webserver.execute(_webserver_id(webserver_id), changes)
+        webserver = update_webserver.execute(webserver_id_of(webserver_id), changes)
         return WebserverOut.from_domain(webserver)
 
     @delete(
@@ -242,7 +242,7 @@ class WebserverController(Controller):
         self, webserver_id: WebserverIdPath, remove_webserver: NamedDependency[RemoveWebserver]
     ) -> None:
         """Stop watching the webserver and delete every request it had."""
-        remove_webserver.execute(_webserver_id(webserver_id))
+        remove_webserver.execute(webserver_id_of(webserver_id))
 
     @get(
         "/{webserver_id:int}/requests",
@@ -263,7 +263,7 @@ class WebserverController(Controller):
         """The webserver's requests, newest first, optionally within since <= started_at < until."""
         before = None if cursor is None else decode_history_cursor(cursor)
         page = list_probe_history.execute(
-            _webserver_id(webserver_id),
+            webserver_id_of(webserver_id),
             before=before,
             since=instant("since", since),
             until=instant("until", until),

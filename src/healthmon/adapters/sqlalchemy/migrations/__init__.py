@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from alembic import command
 from alembic.config import Config
@@ -28,9 +28,29 @@ from healthmon.adapters.sqlalchemy.engine import (
     masked_url,
 )
 from healthmon.adapters.sqlalchemy.errors import translated_errors
+from healthmon.adapters.sqlalchemy.partitions import PARTITION_NAME
 from healthmon.application.errors import StorageRejected
 
+logger = logging.getLogger(__name__)
+
 MIGRATIONS_DIRECTORY: Final = Path(__file__).resolve().parent
+
+
+def compared_with(dialect_name: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
+    """Alembic's include_object for a database of this dialect: what tables.py describes there.
+
+    Left out: the daily partitions of `requests` (partitions.py makes them as time goes by, not
+    the schema), and indexes tables.py creates on the other dialect only (tables.only_on).
+    """
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        if type_ == "table" and reflected and name is not None and PARTITION_NAME.fullmatch(name):
+            return False
+        if type_ == "index" and not reflected:
+            return obj.info.get("dialect", dialect_name) == dialect_name  # type: ignore[no-any-return]
+        return True
+
+    return include
 
 
 def migration_engine(url: str | URL) -> Engine:
@@ -63,8 +83,33 @@ def upgrade_database(url: str | URL, revision: str = "head") -> None:
         check_database(engine)
         with translated_errors(), engine.execution_options(**{WRITE_INTENT: True}).begin() as connection:
             command.upgrade(alembic_config(connection), revision)
+        if engine.dialect.name == "sqlite":
+            with translated_errors():
+                _use_incremental_vacuum(engine)
     finally:
         engine.dispose()
+
+
+# PRAGMA auto_vacuum's value for INCREMENTAL.
+SQLITE_INCREMENTAL_VACUUM: Final = 2
+
+
+def _use_incremental_vacuum(engine: Engine) -> None:
+    # Retention gives the pages it frees back with PRAGMA incremental_vacuum, which needs
+    # auto_vacuum=INCREMENTAL. The engine sets it on every connection, but on a database that
+    # already has tables it takes effect only after a VACUUM: done here once, outside any
+    # transaction (VACUUM cannot run in one), on the driver's own connection.
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA auto_vacuum")
+        if cursor.fetchone() != (SQLITE_INCREMENTAL_VACUUM,):
+            logger.info("converting the SQLite database to incremental vacuum (once; it rewrites the file)")
+            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            cursor.execute("VACUUM")
+        cursor.close()
+    finally:
+        connection.close()
 
 
 @contextlib.contextmanager
@@ -106,7 +151,9 @@ def prepare_database(url: str | URL) -> None:
 
 __all__ = [
     "MIGRATIONS_DIRECTORY",
+    "SQLITE_INCREMENTAL_VACUUM",
     "alembic_config",
+    "compared_with",
     "migration_engine",
     "prepare_database",
     "upgrade_database",

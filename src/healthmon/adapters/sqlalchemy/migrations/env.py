@@ -13,7 +13,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from healthmon.adapters.sqlalchemy.engine import WRITE_INTENT, database_url
-from healthmon.adapters.sqlalchemy.migrations import migration_engine
+from healthmon.adapters.sqlalchemy.migrations import compared_with, migration_engine
 from healthmon.adapters.sqlalchemy.tables import Base
 from healthmon.settings import Settings
 
@@ -39,6 +39,7 @@ def _configure(connection: Connection) -> None:
         # The engine makes SQLAlchemy emit BEGIN on SQLite too, so DDL there is transactional.
         transactional_ddl=True,
         compare_type=True,
+        include_object=compared_with(connection.dialect.name),
     )
 
 
