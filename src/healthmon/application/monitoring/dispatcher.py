@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -30,12 +31,18 @@ from healthmon.domain.webserver import WebserverId
 
 logger = logging.getLogger(__name__)
 
+# The dispatcher sleeps at least this long between turns, so due probes start a few at a time rather
+# than one turn (and one timer) each; it is the most schedule lag this adds.
+MIN_TURN_SECONDS = 0.005
+
 
 class Dispatcher:
     """Start every probe when its server is due and its turn comes; queue each result that still applies.
 
     - A due probe waits until fewer than max_concurrent_probes run in all and fewer than
       max_probes_per_host against its host:port; the one that has waited longest goes first.
+    - Due probes start in turns at least MIN_TURN_SECONDS apart (the most lag this adds); an ended
+      probe wakes the loop early only when its server is due before the loop's next turn.
     - When its turn comes, a probe whose server was removed or reconfigured meanwhile is skipped
       (a reconfigured server is due again at once, with its new settings).
     - Nothing starts once `lease_until()` (loop time) has passed, nor after the dispatcher stopped.
@@ -73,6 +80,9 @@ class Dispatcher:
         self._admission = ProbeAdmission(settings.max_concurrent_probes, settings.max_probes_per_host)
         self._probes: set[asyncio.Task[None]] = set()
         self._stopped = False
+        # The loop time the dispatching loop sleeps until: a probe that ends wakes it only when its
+        # server is due before then (waking it for every probe cost more than storing the results).
+        self._sleeps_until = math.inf
         # The loop time of the last turn of the dispatching loop: a stall shows as an old value.
         self.turned_at = 0.0
 
@@ -108,7 +118,10 @@ class Dispatcher:
                     wait = min(wait, lease_until - now)
                 self._wake.clear()
                 if wait > 0:
-                    await wait_for(self._wake, min(wait, refresh))
+                    wait = min(max(wait, MIN_TURN_SECONDS), refresh)
+                    self._sleeps_until = now + wait
+                    await wait_for(self._wake, wait)
+                    self._sleeps_until = math.inf
         finally:
             self._stopped = True
 
@@ -142,11 +155,11 @@ class Dispatcher:
             self._metrics.observe(PROBE_LAG, lag)
             for activity in self._activities:
                 activity.started(lag)
-            task = asyncio.create_task(self._probe(ticket))
+            task = asyncio.create_task(self._probe(ticket, now))
             self._probes.add(task)
             task.add_done_callback(self._probes.discard)
 
-    async def _probe(self, ticket: Ticket) -> None:
+    async def _probe(self, ticket: Ticket, started: float) -> None:
         loop = asyncio.get_running_loop()
         started_at = self._wall()
         epoch = self._epoch_of(ticket.webserver.id)
@@ -164,9 +177,12 @@ class Dispatcher:
                 message=f"the prober failed: {type(exc).__name__}",
             )
         finally:
-            current = self._schedule.finish(ticket, loop.time())
+            current = self._schedule.finish(ticket, loop.time(), started)
             self._admission.release(ticket)
-            self._wake.set()
+            # Never sooner than a whole turn after the last one, even for a server due at once.
+            next_due = self._schedule.next_due()
+            if next_due is not None and max(next_due, self.turned_at + MIN_TURN_SECONDS) < self._sleeps_until:
+                self._wake.set()
         count_probe(self._metrics, result)
         if current:
             self._buffer.put(result, epoch)

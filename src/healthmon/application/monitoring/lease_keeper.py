@@ -11,6 +11,7 @@ from datetime import datetime
 
 from healthmon.application.errors import StorageUnavailable
 from healthmon.application.monitoring.activity import ProbeActivity
+from healthmon.application.monitoring.collector import CollectorFreeze
 from healthmon.application.monitoring.lease_round import LeaseRound, LeaveLeases, RoundOutcome, RunLeaseRound
 from healthmon.application.monitoring.metrics import (
     HEARTBEATS,
@@ -90,6 +91,7 @@ class LeaseKeeper:
         # Servers taken off the schedule to be handed back, with the buffer mark of their last result.
         self._releasing: dict[WebserverId, int] = {}
         self._round: asyncio.Future[RoundOutcome] | None = None
+        self._collector = CollectorFreeze()
 
     def lease_until(self) -> float:
         """The loop time after which no probe may start, as far as the leases go."""
@@ -211,7 +213,8 @@ class LeaseKeeper:
             self._epochs = outcome.epochs
         if outcome.held is not None:
             held = [webserver for webserver in outcome.held if webserver.id not in self._releasing]
-            self._schedule.sync(held, now, self._wall())
+            if self._schedule.sync(held, now, self._wall()):
+                self._collector.held(len(self._schedule))
         extra = 0 if membership is None else membership.surplus(len(self._schedule))
         if surplus := self._schedule.idlest(extra):
             # Off the schedule first, so nothing starts on them; handed back at a later beat.
