@@ -56,6 +56,11 @@ class MonitorCounts:
         return int(self.metrics.value(RESULTS_DROPPED, "buffer_full"))
 
     @property
+    def results_fenced(self) -> int:
+        """Results dropped because the server changed hands after they were taken."""
+        return int(self.metrics.value(RESULTS_DROPPED, "fenced"))
+
+    @property
     def results_lost_at_shutdown(self) -> int:
         return int(self.metrics.value(RESULTS_DROPPED, "shutdown"))
 

@@ -30,6 +30,7 @@ from healthmon.application.monitoring.membership import this_worker
 from healthmon.application.monitoring.metrics import MONITOR_METRICS
 from healthmon.application.monitoring.monitor import MonitorWebservers
 from healthmon.application.monitoring.settings import MonitorSettings
+from healthmon.application.storage_outages import OutageLog
 from healthmon.application.use_cases.channels import (
     GetChannel,
     ListChannels,
@@ -114,7 +115,11 @@ class Container(containers.DeclarativeContainer):
     prepare_database = providers.Callable(prepare_database, settings.provided.database_url)
     upgrade_database = providers.Callable(upgrade_database, settings.provided.database_url)
     session_factory = providers.Singleton(create_session_factory, engine)
-    uow = providers.Factory(SqlAlchemyUnitOfWork, session_factory=session_factory)
+    # Outages as the API meets them: logged once when one starts and once when it ends.
+    storage_outages = providers.Singleton(OutageLog)
+    uow = providers.Factory(
+        SqlAlchemyUnitOfWork, session_factory=session_factory, on_answer=storage_outages.provided.answered
+    )
     clock = providers.Singleton(SystemClock)
     # Where probes and deliveries may connect; the API also refuses URLs whose literal address it denies.
     outbound_policy = providers.Singleton(

@@ -20,7 +20,8 @@ import socket
 import subprocess
 import sys
 import threading
-from collections import Counter
+import time
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http import HTTPStatus
@@ -393,3 +394,22 @@ class TargetServer(ThreadingHTTPServer):
         if status is None:
             self._closing.wait()
         return status
+
+
+class HitLog(TargetServer):
+    """The target, noting the monotonic time of every hit of every path."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._times_lock = threading.Lock()
+        self._times: defaultdict[str, list[float]] = defaultdict(list)
+
+    def answer(self, path: str) -> int | None:
+        with self._times_lock:
+            self._times[path].append(time.monotonic())
+        return super().answer(path)
+
+    def times(self, path: str, since: float = 0.0) -> list[float]:
+        """When the path was hit, at or after `since`."""
+        with self._times_lock:
+            return [moment for moment in self._times[path] if moment >= since]

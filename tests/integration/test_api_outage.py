@@ -121,3 +121,12 @@ def test_the_api_answers_503_while_the_database_is_gone_and_recovers_without_a_r
         starts = [datetime.fromisoformat(request["started_at"]) for request in service.history(watched["id"])]
         assert sum(cut_at <= start < restored_at for start in starts) >= 2
         assert service.stop() == 0
+        # One line when the outage began and one when it ended, not one per refused request.
+        log = service.log()
+        assert log.count("answering 503 with Retry-After until it is back") == 1, log
+        assert "answering 503:" not in log
+        (ended,) = [
+            line for line in log.splitlines() if "database reachable again after" in line and "503" in line
+        ]
+        refused = int(ended.split("; ")[-1].split()[0])
+        assert refused >= 8, ended

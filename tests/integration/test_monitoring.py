@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import itertools
 import logging
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -34,6 +35,7 @@ from healthmon.domain.probe import ErrorKind, ProbeResult, RecordedProbe
 from healthmon.domain.webserver import Webserver, WebserverChanges, WebserverId
 from tests.factories import settings, succeeded
 from tests.fakes import FakeClock, FakeProber
+from tests.integration.history_checks import shortest_gap
 from tests.monitor_counts import MonitorCounts
 from tests.waiting import eventually
 
@@ -48,13 +50,24 @@ FAST = MonitorSettings(
 
 
 class SwitchableUnitOfWork(InMemoryUnitOfWork):
-    """The in-memory store behind a switch that makes it unreachable, as a database outage would."""
+    """The in-memory store behind a switch that makes it unreachable, as a database outage would.
 
-    def __init__(self, store: InMemoryStore, is_down: Callable[[], bool]) -> None:
+    `is_stalled`: while true, entering waits (a database that hangs rather than refuses).
+    """
+
+    def __init__(
+        self,
+        store: InMemoryStore,
+        is_down: Callable[[], bool],
+        is_stalled: Callable[[], bool] = lambda: False,
+    ) -> None:
         super().__init__(store)
         self._is_down = is_down
+        self._is_stalled = is_stalled
 
     def __enter__(self) -> Self:
+        while self._is_stalled():
+            time.sleep(0.01)
         if self._is_down():
             raise StorageUnavailable("connection refused (test outage)")
         return super().__enter__()
@@ -98,8 +111,11 @@ class Harness:
         self.down = False
         self.prober = FakeProber()
 
-    def uow(self) -> UnitOfWork:
-        return SwitchableUnitOfWork(self.store, lambda: self.down)
+        self.stalled = False
+        self.worker_ids: list[str] = []
+
+    def uow(self, is_down: Callable[[], bool] | None = None) -> UnitOfWork:
+        return SwitchableUnitOfWork(self.store, is_down or (lambda: self.down), lambda: self.stalled)
 
     def register(self, n: int, **overrides: object) -> Webserver:
         return RegisterWebserver(InMemoryUnitOfWork(self.store), FakeClock()).execute(
@@ -117,16 +133,22 @@ class Harness:
 
     @asynccontextmanager
     async def running(
-        self, monitor_settings: MonitorSettings = FAST, prober: Prober | None = None
+        self,
+        monitor_settings: MonitorSettings = FAST,
+        prober: Prober | None = None,
+        *,
+        is_down: Callable[[], bool] | None = None,
     ) -> AsyncIterator[MonitorCounts]:
+        """Run one worker; `is_down` (default: the harness's switch) says when its store is out of reach."""
         metrics = InMemoryMetrics()
         monitor = MonitorWebservers(
-            self.uow(),
+            self.uow(is_down),
             self.prober if prober is None else prober,
-            RecordProbeResults(self.uow()),
+            RecordProbeResults(self.uow(is_down)),
             monitor_settings,
             metrics=metrics,
         )
+        self.worker_ids.append(monitor.worker.id)
         stop = asyncio.Event()
         task = asyncio.create_task(monitor.run(stop))
         try:
@@ -270,21 +292,128 @@ async def test_two_workers_share_the_servers_and_never_probe_one_twice(harness: 
         assert all(gap >= 0.8 for gap in gaps), (server.id, gaps)
 
 
-async def test_a_worker_cut_off_from_the_store_stops_probing_once_its_lease_may_have_expired(
+async def test_a_worker_cut_off_from_the_store_keeps_probing_past_its_lease_and_loses_nothing(
     harness: Harness,
 ) -> None:
+    servers = [harness.register(n, interval_seconds=1) for n in range(1, 3)]
+    async with harness.running(SHORT_LEASE) as stats:
+        await eventually(lambda: stats.results_stored >= 2, what="first results stored")
+        harness.down = True
+        # Well past the 0.6 s lease: nobody took the servers (nobody reached the store), so probing goes on.
+        taken = stats.probes_finished
+        await eventually(
+            lambda: stats.probes_finished >= taken + 6, within=8, what="probes during the outage"
+        )
+        harness.down = False
+        await eventually(lambda: stats.storage_available, what="recovery")
+    assert stats.results_stored == stats.probes_finished
+    assert stats.results_fenced == 0
+    for server in servers:
+        starts = [probe.result.started_at for probe in harness.history(server.id)[::-1]]
+        gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(starts)]
+        assert all(0.8 <= gap <= 1.5 for gap in gaps), (server.id, gaps)
+
+
+async def test_two_workers_through_an_outage_keep_their_servers_and_lose_nothing(harness: Harness) -> None:
+    servers = [harness.register(n, interval_seconds=1) for n in range(1, 11)]
+    async with harness.running(SHORT_LEASE) as first, harness.running(SHORT_LEASE) as second:
+        await eventually(lambda: first.servers == second.servers == 5, within=5, what="an even split")
+        harness.down = True
+        taken = first.probes_finished + second.probes_finished
+        # Many leases long: both go on probing, and each finds the other's heartbeat expired when
+        # the store is back; neither takes the other's servers before the other could beat again.
+        await eventually(
+            lambda: first.probes_finished + second.probes_finished >= taken + 20,
+            within=8,
+            what="probes during the outage",
+        )
+        harness.down = False
+        await eventually(
+            lambda: first.storage_available and second.storage_available, within=5, what="recovery"
+        )
+    assert first.results_fenced == second.results_fenced == 0
+    stored = sum(len(harness.history(server.id)) for server in servers)
+    assert stored == first.probes_finished + second.probes_finished
+
+
+async def test_a_store_that_hangs_past_the_lease_counts_as_out_and_probing_goes_on(harness: Harness) -> None:
     harness.register(1, interval_seconds=1)
     harness.register(2, interval_seconds=1)
     async with harness.running(SHORT_LEASE) as stats:
-        await eventually(lambda: stats.probes_started >= 2, what="first probes")
-        harness.down = True
-        # Past the lease (0.6 s), nothing may start; watch a window of three intervals.
-        await asyncio.sleep(SHORT_LEASE.lease_seconds)
-        started = stats.probes_started
-        await asyncio.sleep(3)
-        assert stats.probes_started == started
-        harness.down = False
-        await eventually(lambda: stats.probes_started > started, within=3, what="probing to resume")
+        await eventually(lambda: stats.results_stored >= 2, what="first results stored")
+        harness.stalled = True
+        taken = stats.probes_finished
+        try:
+            # Every round and every write now waits, far past the 0.6 s lease.
+            await eventually(
+                lambda: stats.probes_finished >= taken + 6, within=8, what="probes while it hangs"
+            )
+        finally:
+            harness.stalled = False  # else the stalled threads would never let the monitor stop
+        await eventually(lambda: stats.results_stored == stats.probes_finished, within=5, what="all stored")
+    assert stats.results_fenced == 0
+
+
+class NotingProber(Prober):
+    """A FakeProber that notes every result it returns."""
+
+    def __init__(self) -> None:
+        self._inner = FakeProber()
+        self.results: list[ProbeResult] = []
+
+    async def probe(self, webserver: Webserver) -> ProbeResult:
+        result = await self._inner.probe(webserver)
+        self.results.append(result)
+        return result
+
+
+async def test_a_partitioned_worker_s_results_after_the_takeover_are_never_recorded(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    servers = [harness.register(n, interval_seconds=1) for n in range(1, 5)]
+    cut_off = NotingProber()
+    with caplog.at_level(logging.WARNING, logger="healthmon"):
+        async with harness.running(SHORT_LEASE, cut_off, is_down=lambda: harness.down) as a_stats:
+            await eventually(lambda: a_stats.servers == 4, what="the first worker to hold every server")
+            harness.down = True
+            async with harness.running(SHORT_LEASE, is_down=lambda: False):
+                # Once the first worker's lease expires the second one takes every server over.
+                await eventually(
+                    lambda: set(harness.store.owners.values()) == {harness.worker_ids[-1]},
+                    within=5,
+                    what="the takeover",
+                )
+                taken_over = datetime.now(UTC)
+                probed = len(cut_off.results)
+                await eventually(
+                    lambda: len(cut_off.results) >= probed + 8,
+                    within=8,
+                    what="the cut-off worker to go on probing",
+                )
+                restored = datetime.now(UTC)
+                harness.down = False
+                await eventually(lambda: a_stats.results_fenced >= 8, within=5, what="its results fenced off")
+                await eventually(lambda: a_stats.servers >= 1, within=5, what="the first worker to rejoin")
+    recorded = {
+        (probe.result.webserver_id, probe.result.started_at)
+        for s in servers
+        for probe in harness.history(s.id)
+    }
+    late = [
+        r
+        for r in cut_off.results
+        # Once back, it takes some servers over again (under new epochs): those results count.
+        if taken_over < r.started_at < restored and (r.webserver_id, r.started_at) in recorded
+    ]
+    assert late == []
+    for server in servers:
+        history = harness.history(server.id)[::-1]
+        starts = [probe.result.started_at for probe in history]
+        gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(starts)]
+        assert all(gap >= shortest_gap(1) for gap in gaps), (server.id, gaps)
+        health = harness.store.webservers[server.id].health
+        assert (health.consecutive_successes, health.consecutive_failures) == (len(history), 0)
+    assert sum("another worker has taken over" in message for message in caplog.messages) >= 1
 
 
 async def test_stopping_hands_every_lease_back(harness: Harness) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import logging
 import math
 import socket
@@ -147,7 +148,7 @@ class AiohttpProber(Prober):
                     # True uses the session's verifying context; False turns verification off for this server.
                     ssl=settings.verify_tls,
                     # total covers DNS, connect, TLS, every redirect and the headers (and waiting for a slot).
-                    timeout=aiohttp.ClientTimeout(total=timeout_seconds, ceil_threshold=math.inf),
+                    timeout=_client_timeout(timeout_seconds),
                     max_line_size=MAX_HEADER_LINE_BYTES,
                     max_field_size=MAX_HEADER_FIELD_BYTES,
                     max_headers=MAX_HEADER_FIELDS,
@@ -315,6 +316,12 @@ def _one_line(text: str) -> str:
     if len(flat) <= MESSAGE_MAX_LENGTH:
         return flat
     return flat[: MESSAGE_MAX_LENGTH - 1] + "…"
+
+
+@functools.lru_cache(maxsize=256)
+def _client_timeout(total: float) -> aiohttp.ClientTimeout:
+    # Built once per distinct timeout rather than once per probe (it is an immutable value).
+    return aiohttp.ClientTimeout(total=total, ceil_threshold=math.inf)
 
 
 def _elapsed_ms(start: float) -> float:

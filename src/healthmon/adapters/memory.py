@@ -85,6 +85,8 @@ class InMemoryStore:
         self.revision = 0
         self.workers: dict[str, WorkerInfo] = {}
         self.owners: dict[WebserverId, str] = {}
+        # The lease epoch of each webserver ever claimed (absent: 0), bumped by every claim.
+        self.epochs: dict[WebserverId, int] = {}
         # Events in sequence order; like a database sequence, a rolled-back event leaves a gap.
         self.events: list[RecordedEvent] = []
         self.events_by_id: dict[EventId, RecordedEvent] = {}
@@ -226,7 +228,11 @@ class InMemoryWebserverRepository(WebserverRepository):
     def revision(self, owner: str | None = None) -> object:
         if owner is None:
             return self._store.revision
-        held = frozenset(key for key, holder in self._store.owners.items() if holder == owner)
+        held = frozenset(
+            (key, self._store.epochs.get(key, 0))
+            for key, holder in self._store.owners.items()
+            if holder == owner
+        )
         return (self._store.revision, held)
 
     def count(self) -> int:
@@ -372,7 +378,27 @@ class InMemoryWorkerRepository(WorkerRepository):
         taken = list(itertools.islice(claimable, max(0, limit)))
         for webserver_id in taken:
             self._set_owner(webserver_id, worker_id)
+            self._undo.append(
+                functools.partial(
+                    _restore, self._store.epochs, webserver_id, self._store.epochs.get(webserver_id)
+                )
+            )
+            self._store.epochs[webserver_id] = self._store.epochs.get(webserver_id, 0) + 1
         return len(taken)
+
+    def held(self, worker_id: str) -> dict[WebserverId, int]:
+        return {
+            webserver_id: self._store.epochs.get(webserver_id, 0)
+            for webserver_id, holder in self._store.owners.items()
+            if holder == worker_id
+        }
+
+    def epochs(self, webserver_ids: Collection[WebserverId]) -> dict[WebserverId, int]:
+        return {
+            webserver_id: self._store.epochs.get(webserver_id, 0)
+            for webserver_id in webserver_ids
+            if webserver_id in self._store.webservers
+        }
 
     def release(self, worker_id: str, webserver_ids: Collection[WebserverId]) -> int:
         held = [

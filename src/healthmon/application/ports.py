@@ -193,8 +193,17 @@ class WorkerRepository(Protocol):
     def claim(self, worker_id: str, *, ttl: timedelta, limit: int) -> int:
         """Take up to limit webservers nobody holds, or whose holder's heartbeat is older than ttl or gone.
 
-        Concurrent claimers never take the same webserver; returns how many were taken.
+        Concurrent claimers never take the same webserver; each claim moves the webserver's lease
+        epoch on by one; returns how many were taken.
         """
+        ...
+
+    def held(self, worker_id: str) -> dict[WebserverId, int]:
+        """The lease epoch of every webserver the worker holds."""
+        ...
+
+    def epochs(self, webserver_ids: Collection[WebserverId]) -> dict[WebserverId, int]:
+        """The current lease epoch of each of these webservers that exists."""
         ...
 
     def release(self, worker_id: str, webserver_ids: Collection[WebserverId]) -> int:

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from healthmon.domain.webserver import WebserverChanges
+from healthmon.domain.webserver import WebserverChanges, WebserverId
 from tests.factories import succeeded
 from tests.fakes import EPOCH
 from tests.integration.adapters.storage_steps import EXPIRED, FRESH, add, beat, claim, held, save, worker
@@ -174,3 +174,55 @@ def test_concurrent_claimers_take_disjoint_sets(
     # A server claimed twice would count in two claims but be held once.
     assert [len(ids) for ids in holdings] == [taken[name] for name in names]
     assert set().union(*holdings) == servers
+
+
+def epochs_held(uow_factory: UowFactory, worker_id: str) -> dict[WebserverId, int]:
+    with uow_factory() as uow:
+        return uow.workers.held(worker_id)
+
+
+def test_every_claim_moves_the_lease_epoch_on_and_nothing_else_does(uow_factory: UowFactory) -> None:
+    first, second = (add(uow_factory, n).id for n in range(1, 3))
+    with uow_factory() as uow:
+        assert uow.workers.epochs([first, second]) == {first: 0, second: 0}
+        assert uow.workers.epochs([]) == {}
+    beat(uow_factory, worker("a"))
+    claim(uow_factory, "a", 1)
+    assert epochs_held(uow_factory, "a") == {first: 1}
+    # Beats and releases keep the epoch; only a change of hands moves it.
+    beat(uow_factory, worker("a"))
+    with uow_factory() as uow:
+        uow.workers.release("a", [first])
+        uow.commit()
+    with uow_factory() as uow:
+        assert uow.workers.epochs([first, second]) == {first: 1, second: 0}
+    beat(uow_factory, worker("b"))
+    claim(uow_factory, "b", 2)
+    assert epochs_held(uow_factory, "b") == {first: 2, second: 1}
+    assert epochs_held(uow_factory, "a") == {}
+    # Taken over from a worker whose heartbeat expired: the epoch moves on again.
+    claim(uow_factory, "c", 1, ttl=EXPIRED)
+    assert epochs_held(uow_factory, "c") == {first: 3}
+
+
+def test_epochs_skip_unknown_servers_and_roll_back_with_the_claim(uow_factory: UowFactory) -> None:
+    webserver = add(uow_factory)
+    with uow_factory() as uow:
+        uow.workers.beat(worker("a"))
+        uow.workers.claim("a", ttl=FRESH, limit=1)
+        assert uow.workers.held("a") == {webserver.id: 1}
+    with uow_factory() as uow:
+        assert uow.workers.epochs([webserver.id, WebserverId(webserver.id + 1000)]) == {webserver.id: 0}
+
+
+def test_held_revision_moves_when_a_server_is_lost_and_claimed_back(uow_factory: UowFactory) -> None:
+    add(uow_factory)
+    beat(uow_factory, worker("a"))
+    claim(uow_factory, "a", 1)
+    with uow_factory() as uow:
+        before = uow.webservers.revision(owner="a")
+    # Another worker takes it from a lapsed "a", and "a" takes it back: same server, new epoch.
+    claim(uow_factory, "b", 1, ttl=EXPIRED)
+    claim(uow_factory, "a", 1, ttl=EXPIRED)
+    with uow_factory() as uow:
+        assert uow.webservers.revision(owner="a") != before

@@ -38,6 +38,11 @@ SQLITE_BUSY_TIMEOUT_SECONDS: Final = 3.0
 # file was read-only stays read-only for ever, and one that met an I/O error may be half-broken.
 _SQLITE_POISONED: Final = ("SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_CANTOPEN")
 POSTGRES_CONNECT_TIMEOUT_SECONDS: Final = 10
+# healthmon never waits between the statements of a transaction (no session is held across an
+# await), so a transaction idle this long belongs to a paused or hung process: PostgreSQL ends it,
+# and the row locks it held (a batch of results being recorded) no longer keep the other workers
+# from taking over its servers.
+POSTGRES_IDLE_IN_TRANSACTION_SECONDS: Final = 4
 
 # An execution option the unit of work sets on the connection of a transaction that will write.
 WRITE_INTENT: Final = "healthmon_write_intent"
@@ -107,7 +112,8 @@ def _postgres_engine(url: URL, *, pool_size: int) -> Engine:
             "application_name": "healthmon",
             # Timestamps then come back as UTC datetimes with no conversion (see UtcDateTime), and
             # in the ISO form the fast reader below expects.
-            "options": "-c timezone=UTC -c datestyle=ISO",
+            "options": "-c timezone=UTC -c datestyle=ISO"
+            f" -c idle_in_transaction_session_timeout={POSTGRES_IDLE_IN_TRANSACTION_SECONDS * 1000}",
         },
     )
     extensions = engine.dialect.loaded_dbapi.extensions  # psycopg2.extensions, which has no type stubs

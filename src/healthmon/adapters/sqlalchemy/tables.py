@@ -157,6 +157,9 @@ class WebserverRow(Base):
     # The worker that holds the lease on this server, valid while that worker's heartbeat is fresh.
     # No foreign key: a dead worker's row is deleted without touching the servers it held.
     lease_owner: Mapped[str | None] = mapped_column(String(64), index=True)
+    # The fencing token of the lease: bumped by every claim, so a result taken under an older epoch
+    # (by a worker that lost the server meanwhile) is known to be stale when it reaches the database.
+    lease_epoch: Mapped[int] = mapped_column(server_default="0")
     # Created or last changed by a sync (a file of servers); only such servers are ever pruned.
     managed: Mapped[bool] = mapped_column(server_default=false())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
@@ -38,8 +39,12 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
     deliveries: SqlAlchemyDeliveryRepository
     rollups: SqlAlchemyRollupRepository
 
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+    def __init__(
+        self, session_factory: sessionmaker[Session], on_answer: Callable[[], None] | None = None
+    ) -> None:
         self._session_factory = session_factory
+        # Called after every block the database answered (whatever the block's outcome).
+        self._on_answer = on_answer
         bind = session_factory.kw.get("bind")
         if bind is None:
             raise TypeError(
@@ -84,8 +89,11 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
                 raise
             # The block already failed, almost surely for the same lost connection; report that.
             logger.debug("rollback after %s failed too", exc_type.__name__ if exc_type else "an error")
+            return
         finally:
             session.close()
+        if self._on_answer is not None and not isinstance(exc, StorageUnavailable):
+            self._on_answer()
 
     def commit(self) -> None:
         if self._session is None:

@@ -381,8 +381,15 @@ class SqlAlchemyWebserverRepository(WebserverRepository):
         self.flush()
         # Adding raises max(id) (ids are never reused), removing lowers the count, and a settings
         # change raises the sum of settings_version; health saves touch none of them. The sum of
-        # ids also moves when one held server is swapped for another.
-        statement = select(func.count(), func.max(_w.id), func.sum(_w.settings_version), func.sum(_w.id))
+        # ids also moves when one held server is swapped for another, and the sum of lease epochs
+        # when a server was lost and claimed back (its results need the new epoch).
+        statement = select(
+            func.count(),
+            func.max(_w.id),
+            func.sum(_w.settings_version),
+            func.sum(_w.id),
+            func.sum(_w.lease_epoch),
+        )
         if owner is not None:
             statement = statement.where(_w.lease_owner == owner)
         with translated_errors():

@@ -1,4 +1,4 @@
-"""Workers in the `workers` table, and the leases they hold in `webservers.lease_owner`."""
+"""Workers in the `workers` table, and the leases they hold in `webservers.lease_owner` and `lease_epoch`."""
 
 from __future__ import annotations
 
@@ -110,11 +110,28 @@ class SqlAlchemyWorkerRepository(WorkerRepository):
             .limit(limit)
             .with_for_update(skip_locked=True, of=webservers_table)
         )
-        statement = update(webservers_table).where(_w.id.in_(claimable)).values(lease_owner=worker_id)
+        # The epoch moves on with every change of hands: results taken under the old one are fenced off.
+        statement = (
+            update(webservers_table)
+            .where(_w.id.in_(claimable))
+            .values(lease_owner=worker_id, lease_epoch=_w.lease_epoch + 1)
+        )
         with translated_errors():
             start_writing(self._session)
             result: CursorResult[Any] = self._session.execute(statement)  # type: ignore[assignment]
         return result.rowcount
+
+    def held(self, worker_id: str) -> dict[WebserverId, int]:
+        statement = select(_w.id, _w.lease_epoch).where(_w.lease_owner == worker_id)
+        with translated_errors():
+            return {WebserverId(row.id): row.lease_epoch for row in self._session.execute(statement)}
+
+    def epochs(self, webserver_ids: Collection[WebserverId]) -> dict[WebserverId, int]:
+        if not webserver_ids:
+            return {}
+        statement = select(_w.id, _w.lease_epoch).where(_w.id.in_(list(webserver_ids)))
+        with translated_errors():
+            return {WebserverId(row.id): row.lease_epoch for row in self._session.execute(statement)}
 
     def release(self, worker_id: str, webserver_ids: Collection[WebserverId]) -> int:
         if not webserver_ids:

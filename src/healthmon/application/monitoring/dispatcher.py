@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -26,8 +27,13 @@ from healthmon.application.monitoring.settings import MonitorSettings
 from healthmon.application.monitoring.waiting import wait_for
 from healthmon.application.ports import Metrics, Prober
 from healthmon.domain.probe import ErrorKind, ProbeResult
+from healthmon.domain.webserver import WebserverId
 
 logger = logging.getLogger(__name__)
+
+# The dispatcher sleeps at least this long between turns, so due probes start a few at a time rather
+# than one turn (and one timer) each; it is the most schedule lag this adds.
+MIN_TURN_SECONDS = 0.005
 
 
 class Dispatcher:
@@ -35,11 +41,13 @@ class Dispatcher:
 
     - A due probe waits until fewer than max_concurrent_probes run in all and fewer than
       max_probes_per_host against its host:port; the one that has waited longest goes first.
+    - Due probes start in turns at least MIN_TURN_SECONDS apart (the most lag this adds); an ended
+      probe wakes the loop early only when its server is due before the loop's next turn.
     - When its turn comes, a probe whose server was removed or reconfigured meanwhile is skipped
       (a reconfigured server is due again at once, with its new settings).
     - Nothing starts once `lease_until()` (loop time) has passed, nor after the dispatcher stopped.
-    - A result is queued only while it still describes its server (not removed, same URL); a full
-      batch wakes the writer.
+    - A result is queued only while it still describes its server (not removed, same URL), stamped
+      with the lease epoch its probe started under (`epoch_of`); a full batch wakes the writer.
     - Stopping: probes in flight get shutdown_grace_seconds to end; the rest are abandoned.
     """
 
@@ -53,6 +61,7 @@ class Dispatcher:
         *,
         wake: asyncio.Event,
         lease_until: Callable[[], float],
+        epoch_of: Callable[[WebserverId], int],
         batch_ready: Callable[[], None],
         wall: Callable[[], datetime],
         activities: Sequence[ProbeActivity] = (),
@@ -64,12 +73,16 @@ class Dispatcher:
         self._settings = settings
         self._wake = wake
         self._lease_until = lease_until
+        self._epoch_of = epoch_of
         self._batch_ready = batch_ready
         self._wall = wall
         self._activities = activities
         self._admission = ProbeAdmission(settings.max_concurrent_probes, settings.max_probes_per_host)
         self._probes: set[asyncio.Task[None]] = set()
         self._stopped = False
+        # The loop time the dispatching loop sleeps until: a probe that ends wakes it only when its
+        # server is due before then (waking it for every probe cost more than storing the results).
+        self._sleeps_until = math.inf
         # The loop time of the last turn of the dispatching loop: a stall shows as an old value.
         self.turned_at = 0.0
 
@@ -105,7 +118,10 @@ class Dispatcher:
                     wait = min(wait, lease_until - now)
                 self._wake.clear()
                 if wait > 0:
-                    await wait_for(self._wake, min(wait, refresh))
+                    wait = min(max(wait, MIN_TURN_SECONDS), refresh)
+                    self._sleeps_until = now + wait
+                    await wait_for(self._wake, wait)
+                    self._sleeps_until = math.inf
         finally:
             self._stopped = True
 
@@ -139,13 +155,14 @@ class Dispatcher:
             self._metrics.observe(PROBE_LAG, lag)
             for activity in self._activities:
                 activity.started(lag)
-            task = asyncio.create_task(self._probe(ticket))
+            task = asyncio.create_task(self._probe(ticket, now))
             self._probes.add(task)
             task.add_done_callback(self._probes.discard)
 
-    async def _probe(self, ticket: Ticket) -> None:
+    async def _probe(self, ticket: Ticket, started: float) -> None:
         loop = asyncio.get_running_loop()
         started_at = self._wall()
+        epoch = self._epoch_of(ticket.webserver.id)
         try:
             result = await self._prober.probe(ticket.webserver)
         except Exception as exc:
@@ -160,12 +177,15 @@ class Dispatcher:
                 message=f"the prober failed: {type(exc).__name__}",
             )
         finally:
-            current = self._schedule.finish(ticket, loop.time())
+            current = self._schedule.finish(ticket, loop.time(), started)
             self._admission.release(ticket)
-            self._wake.set()
+            # Never sooner than a whole turn after the last one, even for a server due at once.
+            next_due = self._schedule.next_due()
+            if next_due is not None and max(next_due, self.turned_at + MIN_TURN_SECONDS) < self._sleeps_until:
+                self._wake.set()
         count_probe(self._metrics, result)
         if current:
-            self._buffer.put(result)
+            self._buffer.put(result, epoch)
             if len(self._buffer) >= self._settings.batch_size:
                 self._batch_ready()
         else:

@@ -18,21 +18,25 @@ FORGET_AFTER_LEASES = 10
 
 @dataclass(frozen=True, slots=True)
 class LeaseRound:
-    """What to do in one round: on a heartbeat the report to send and the servers ready to hand back."""
+    """What to do in one round: on a heartbeat the report to send, the servers ready to hand back,
+    and whether to claim."""
 
     # The revision of the held servers as last loaded; None forces a reload.
     revision: object
     report: WorkerInfo | None = None
     ready: Sequence[WebserverId] = ()
+    claiming: bool = True
 
 
 @dataclass(frozen=True, slots=True)
 class RoundOutcome:
-    """What one round learnt and did; the held servers are given only when they changed."""
+    """What one round learnt and did; the held servers (and their lease epochs) only when they changed."""
 
     revision: object
     membership: Membership | None = None
     held: list[Webserver] | None = None
+    # The lease epoch of each held server: results taken under it are stored, others fenced off.
+    epochs: dict[WebserverId, int] | None = None
     handed_back: Sequence[WebserverId] = ()
     claimed: int = 0
     released: int = 0
@@ -44,8 +48,10 @@ class RunLeaseRound:
     """Keep this worker's leases and learn which servers it holds, in one transaction.
 
     - On a heartbeat: renew every lease with one write, forget workers dead for ten leases, hand
-      back the servers that are ready, and claim servers up to the fair share among live workers.
-    - Always: reload the held servers when they changed (or a claim was made, or no revision is known).
+      back the servers that are ready, and (unless told not to) claim servers up to the fair share
+      among live workers.
+    - Always: reload the held servers and their lease epochs when they changed (or a claim was made,
+      or no revision is known); a server is held only if both reads saw it held.
     - It changes nothing but the store: the caller applies the outcome.
     """
 
@@ -67,22 +73,29 @@ class RunLeaseRound:
                 uow.workers.forget(self._ttl * FORGET_AFTER_LEASES)
                 membership = Membership(uow.webservers.count(), len(uow.workers.live(self._ttl)))
                 released = uow.workers.release(me, request.ready)
-                claimed = uow.workers.claim(me, ttl=self._ttl, limit=membership.wanted(report.servers))
+                if request.claiming:
+                    claimed = uow.workers.claim(me, ttl=self._ttl, limit=membership.wanted(report.servers))
             leasing = time.perf_counter() - started
             revision = uow.webservers.revision(owner=me)
             held: list[Webserver] | None = None
+            epochs: dict[WebserverId, int] | None = None
             if claimed or revision != request.revision:
+                # Two reads: on PostgreSQL each sees the others' claims committed by its start, so a
+                # server taken between them is left out rather than probed under an epoch not its own.
+                epochs = uow.workers.held(me)
                 held = []
                 after: WebserverId | None = None
                 while page := uow.webservers.list(after=after, limit=LOAD_PAGE, owner=me):
-                    held.extend(page)
+                    held.extend(webserver for webserver in page if webserver.id in epochs)
                     after = page[-1].id
+                epochs = {webserver.id: epochs[webserver.id] for webserver in held}
             committing = time.perf_counter()
             uow.commit()
         return RoundOutcome(
             revision=revision,
             membership=membership,
             held=held,
+            epochs=epochs,
             handed_back=request.ready,
             claimed=claimed,
             released=released,

@@ -61,10 +61,11 @@ RESULTS_STORED = Metric("results_stored_total", COUNTER, "Probe results written 
 RESULTS_DROPPED = Metric(
     "results_dropped_total",
     COUNTER,
-    "Results never stored: outdated (server removed or changed meanwhile), buffer full, "
-    "unstorable (the store refused that one), or still queued when the shutdown grace ran out.",
+    "Results never stored: outdated (server removed or changed meanwhile), fenced (taken under a "
+    "lease another worker has taken over since), buffer full, unstorable (the store refused that "
+    "one), or still queued when the shutdown grace ran out.",
     label="reason",
-    values=("outdated", "buffer_full", "unstorable", "shutdown"),
+    values=("outdated", "fenced", "buffer_full", "unstorable", "shutdown"),
 )
 RESULTS_BUFFERED = Metric("results_buffered", GAUGE, "Results waiting in memory to be stored.")
 STORAGE_AVAILABLE = Metric("storage_available", GAUGE, "1 while the store answers, 0 during an outage.")

@@ -37,8 +37,13 @@ class MonitorWebservers:
       renews all its leases with one write, claims servers up to its fair share (unheld ones, or
       those of workers whose heartbeat is older than lease_seconds) and hands back those above it
       (taken off the schedule first, handed back once their results are stored).
-    - No probe starts once lease_seconds minus a margin have passed since the last beat that
-      succeeded was sent; probing resumes after a beat succeeds and the held servers are reloaded.
+    - Each claim moves the server's lease epoch on; every result carries the epoch its probe started
+      under, and only results of the current epoch are recorded (fencing tokens), so two workers'
+      results never both apply, even after a partition.
+    - During a database outage probing goes on, on schedule, past the lease; the results wait and
+      are written (or fenced off) once the database is back. When the store answers but the lease
+      has lapsed (a paused process), no probe starts until a beat succeeds and the held servers
+      are reloaded.
     - Stopping: no new probes; in-flight ones get shutdown_grace_seconds to finish, the rest are
       abandoned without a row; every result taken is then flushed, and every lease handed back.
     - Everything it counts goes to `metrics`.
@@ -100,6 +105,7 @@ class MonitorWebservers:
             settings,
             wake=wake,
             lease_until=keeper.lease_until,
+            epoch_of=keeper.epoch_of,
             batch_ready=writer.batch_ready,
             wall=self._wall,
             activities=(reported, summarized),

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
+from dataclasses import dataclass
 
 from healthmon.domain.probe import ProbeResult
+
+
+@dataclass(frozen=True, slots=True)
+class BufferedResult:
+    """A result waiting to be stored: its mark, and the lease epoch its probe started under."""
+
+    mark: int
+    result: ProbeResult
+    epoch: int
 
 
 class ResultBuffer:
@@ -17,7 +27,7 @@ class ResultBuffer:
     def __init__(self, limit: int) -> None:
         if limit < 1:
             raise ValueError("the buffer must hold at least one result")
-        self._entries: deque[tuple[int, ProbeResult]] = deque()
+        self._entries: deque[BufferedResult] = deque()
         self._limit = limit
         self._sequence = itertools.count()
         self._last_mark = -1
@@ -26,13 +36,13 @@ class ResultBuffer:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def put(self, result: ProbeResult) -> None:
-        """Queue a result; when full, forget the oldest one."""
+    def put(self, result: ProbeResult, epoch: int) -> None:
+        """Queue a result taken under a lease epoch; when full, forget the oldest one."""
         if len(self._entries) >= self._limit:
             self._entries.popleft()
             self.dropped += 1
         self._last_mark = next(self._sequence)
-        self._entries.append((self._last_mark, result))
+        self._entries.append(BufferedResult(self._last_mark, result, epoch))
 
     @property
     def last_mark(self) -> int:
@@ -41,13 +51,13 @@ class ResultBuffer:
 
     def holds_through(self, mark: int) -> bool:
         """Whether any result up to the mark still waits to be stored."""
-        return bool(self._entries) and self._entries[0][0] <= mark
+        return bool(self._entries) and self._entries[0].mark <= mark
 
-    def peek(self, count: int) -> list[tuple[int, ProbeResult]]:
+    def peek(self, count: int) -> list[BufferedResult]:
         """The oldest `count` results, each with the mark that discards it once stored."""
         return list(itertools.islice(self._entries, count))
 
     def discard_through(self, mark: int) -> None:
         """Forget every result up to the mark (some may already have been dropped)."""
-        while self._entries and self._entries[0][0] <= mark:
+        while self._entries and self._entries[0].mark <= mark:
             self._entries.popleft()

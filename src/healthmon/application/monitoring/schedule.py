@@ -35,21 +35,29 @@ class _Plan:
     planned: float
     in_flight: bool = False
     version: int = 0
+    # An overdue server's first probe: its grid starts when that probe actually starts.
+    overdue: bool = False
 
 
-def _first_plan(webserver: Webserver, now: float, wall: datetime | None) -> float:
+def _first_plan(webserver: Webserver, now: float, wall: datetime | None) -> _Plan:
     interval = webserver.settings.interval_seconds
     if wall is None or webserver.last_checked_at is None:
-        return now + first_offset(webserver.id, interval)
+        return _Plan(webserver, now + first_offset(webserver.id, interval))
+    due = now - (wall - webserver.last_checked_at).total_seconds() + interval
+    if due >= now:
+        return _Plan(webserver, due)
     # Overdue (it changed hands after its holder died, or went unwatched): probe now, and go on
-    # from now; staying on the old grid would put the next probe less than an interval later.
-    return max(now, now - (wall - webserver.last_checked_at).total_seconds() + interval)
+    # from when that probe starts; staying on the old grid would put the next probe less than an
+    # interval later, and going on from now would keep every server overdue together (after a
+    # restart, all of them) in lockstep for ever, however long their turns take to come.
+    return _Plan(webserver, now, overdue=True)
 
 
 class Schedule:
     """Plans each server's next probe on its own grid (previous plan + interval).
 
-    - A new server is first probed at a deterministic offset within its first interval.
+    - A new server is first probed at a deterministic offset within its first interval; an overdue
+      one at once, and its grid then starts when that first probe actually started.
     - At most one probe per server is in flight; the next starts at its planned time, or as soon as
       the previous one ends if that is later, and the grid skips slots missed meanwhile, so lateness
       never accumulates.
@@ -83,7 +91,7 @@ class Schedule:
             seen.add(webserver.id)
             plan = self._plans.get(webserver.id)
             if plan is None:
-                self._plans[webserver.id] = plan = _Plan(webserver, _first_plan(webserver, now, wall))
+                self._plans[webserver.id] = plan = _first_plan(webserver, now, wall)
                 self._push(plan)
                 changed = True
             elif plan.webserver.settings != webserver.settings:
@@ -111,9 +119,11 @@ class Schedule:
 
     def idlest(self, count: int) -> list[WebserverId]:
         """Up to count servers with no probe in flight, those due last first: the cheapest to give away."""
-        idle = [plan for plan in self._plans.values() if not plan.in_flight]
-        idle.sort(key=lambda plan: plan.planned, reverse=True)
-        return [plan.webserver.id for plan in idle[:count]]
+        # Asked every refresh, nearly always for none: sorting every plan then cost ms per second.
+        if count <= 0:
+            return []
+        idle = (plan for plan in self._plans.values() if not plan.in_flight)
+        return [plan.webserver.id for plan in heapq.nlargest(count, idle, key=lambda plan: plan.planned)]
 
     def next_due(self) -> float | None:
         """The earliest planned start among servers not in flight, or None when there is none."""
@@ -148,19 +158,26 @@ class Schedule:
             plan.in_flight = False
             self._push(plan)
 
-    def finish(self, ticket: Ticket, now: float) -> bool:
-        """Plan the server's next probe; True when the ticket's result still describes the server."""
+    def finish(self, ticket: Ticket, now: float, started: float | None = None) -> bool:
+        """Plan the server's next probe; True when the ticket's result still describes the server.
+
+        `started` is when the probe actually started: an overdue server's grid begins there.
+        """
         plan = self._plans.get(ticket.webserver.id)
         if plan is None:
             return False
         plan.in_flight = False
         interval = plan.webserver.settings.interval_seconds
         if plan.planned == ticket.planned:
-            next_planned = ticket.planned + interval
+            grid = ticket.planned
+            if plan.overdue:
+                plan.overdue = False
+                grid = max(grid, ticket.planned if started is None else started)
+            next_planned = grid + interval
             if next_planned < now:
                 # Slots missed while this probe ran are skipped: start now, on the latest missed slot.
-                missed = int((now - ticket.planned) // interval)
-                next_planned = ticket.planned + missed * interval
+                missed = int((now - grid) // interval)
+                next_planned = grid + missed * interval
             plan.planned = next_planned
         self._push(plan)
         return plan.webserver.settings.url == ticket.webserver.settings.url

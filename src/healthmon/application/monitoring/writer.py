@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 
 from healthmon.application.errors import StorageUnavailable
 from healthmon.application.monitoring.metrics import RESULTS_DROPPED, RESULTS_STORED
-from healthmon.application.monitoring.result_buffer import ResultBuffer
+from healthmon.application.monitoring.result_buffer import BufferedResult, ResultBuffer
 from healthmon.application.monitoring.settings import MonitorSettings
 from healthmon.application.monitoring.storage_status import StorageStatus
 from healthmon.application.monitoring.waiting import wait_for
 from healthmon.application.ports import Metrics
-from healthmon.application.use_cases.recording import RecordProbeResults
-from healthmon.domain.probe import ProbeResult
+from healthmon.application.use_cases.recording import RecordOutcome, RecordProbeResults
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +27,9 @@ class ResultWriter:
       retry_max_seconds.
     - A batch that fails for another reason is retried one result at a time; a result that still fails
       is logged and dropped.
+    - Each result goes with the lease epoch its probe started under: those of an epoch that has moved
+      on (another worker took the server meanwhile) are dropped by the store, counted, and logged in
+      one line once the backlog is written.
     - Once closed, it writes until the buffer is empty or the deadline passes, then returns.
     """
 
@@ -47,6 +50,7 @@ class ResultWriter:
         # Set when closing: the loop time after which the writer gives up on a failing store.
         self._deadline: float | None = None
         self._reported_drops = 0
+        self._unreported_fenced = 0
         self.stored = 0
         self.lost = 0
 
@@ -98,23 +102,27 @@ class ResultWriter:
 
     async def _write_batch(self) -> bool:
         entries = self._buffer.peek(self._settings.batch_size)
-        batch = [result for _, result in entries]
+        batch = [entry.result for entry in entries]
+        epochs = [entry.epoch for entry in entries]
         try:
-            outcome = await asyncio.to_thread(self._record.execute, batch)
+            outcome = await asyncio.to_thread(functools.partial(self._record.execute, batch, epochs=epochs))
         except StorageUnavailable as exc:
             self._storage.outage(exc)
             return False
         except Exception:
             logger.exception("storing a batch of %d results failed; storing them one by one", len(batch))
             return await self._write_one_by_one(entries)
-        self._buffer.discard_through(entries[-1][0])
-        self._stored(outcome.stored, outcome.dropped)
+        self._buffer.discard_through(entries[-1].mark)
+        self._stored(outcome)
         return True
 
-    async def _write_one_by_one(self, entries: list[tuple[int, ProbeResult]]) -> bool:
-        for mark, result in entries:
+    async def _write_one_by_one(self, entries: list[BufferedResult]) -> bool:
+        for entry in entries:
+            result = entry.result
             try:
-                outcome = await asyncio.to_thread(self._record.execute, [result])
+                outcome = await asyncio.to_thread(
+                    functools.partial(self._record.execute, [result], epochs=[entry.epoch])
+                )
             except StorageUnavailable as exc:
                 self._storage.outage(exc)
                 return False
@@ -124,18 +132,28 @@ class ResultWriter:
                 )
                 self._metrics.add(RESULTS_DROPPED, 1, "unstorable")
             else:
-                self._stored(outcome.stored, outcome.dropped)
-            self._buffer.discard_through(mark)
+                self._stored(outcome)
+            self._buffer.discard_through(entry.mark)
         return True
 
-    def _stored(self, stored: int, outdated: int) -> None:
-        self.stored += stored
-        self._metrics.add(RESULTS_STORED, stored)
+    def _stored(self, outcome: RecordOutcome) -> None:
+        self.stored += outcome.stored
+        self._metrics.add(RESULTS_STORED, outcome.stored)
+        outdated = outcome.dropped - outcome.fenced
         if outdated:
             self._metrics.add(RESULTS_DROPPED, outdated, "outdated")
+        if outcome.fenced:
+            self._metrics.add(RESULTS_DROPPED, outcome.fenced, "fenced")
+            self._unreported_fenced += outcome.fenced
         self._storage.reachable(len(self._buffer))
 
     def _log_drops(self) -> None:
+        if self._unreported_fenced:
+            logger.warning(
+                "dropped %d results taken under a lease another worker has taken over since",
+                self._unreported_fenced,
+            )
+            self._unreported_fenced = 0
         dropped = self._buffer.dropped - self._reported_drops
         if dropped:
             self._reported_drops = self._buffer.dropped

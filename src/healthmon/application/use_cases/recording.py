@@ -32,11 +32,15 @@ class HealthChange:
 
 @dataclass(frozen=True, slots=True)
 class RecordOutcome:
-    """What recording a batch did: rows stored, results dropped, health changes made."""
+    """What recording a batch did: rows stored, results dropped, health changes made.
+
+    `fenced` counts the dropped results whose lease epoch had moved on (they are in `dropped` too).
+    """
 
     stored: int
     dropped: int
     changes: list[HealthChange]
+    fenced: int = 0
 
 
 class RecordProbeResults:
@@ -47,6 +51,10 @@ class RecordProbeResults:
     - A result that started no later than the webserver's last_checked_at is stale and dropped: a
       late result of a worker that lost the server never lands on a newer one, nor twice.
     - A result for a webserver deleted meanwhile is dropped, not an error.
+    - Fencing: when epochs are given (one per result, the lease epoch its probe started under), a
+      result whose epoch is not the webserver's current one is dropped (another worker took the
+      server since); the epochs are read after the webservers are locked, and a claim skips locked
+      rows, so none moves on before the commit.
     - Each health change is stored as one event (occurred_at and probe: the result that made it),
       queued for every enabled channel that covers the webserver, in the batch's transaction: so
       there is exactly one event per transition, and none without one.
@@ -64,19 +72,27 @@ class RecordProbeResults:
         self._uow = uow
         self._warnings = certificate_warnings if certificate_warnings is not None else ExpiryWarnings()
 
-    def execute(self, results: Sequence[ProbeResult]) -> RecordOutcome:
-        """Store the batch; return what was stored, dropped and changed."""
+    def execute(
+        self, results: Sequence[ProbeResult], *, epochs: Sequence[int] | None = None
+    ) -> RecordOutcome:
+        """Store the batch (fenced by `epochs`, if given); return what was stored, dropped and changed."""
         if not results:
             return RecordOutcome(0, 0, [])
-        ordered = sorted(results, key=lambda result: result.started_at)
+        ordered = _in_start_order(results, epochs)
         changes: list[HealthChange] = []
+        fenced = 0
         with self._uow as uow:
-            servers = uow.webservers.get_many({r.webserver_id for r in ordered}, lock=True)
+            ids = {result.webserver_id for result in results}
+            servers = uow.webservers.get_many(ids, lock=True)
+            current = uow.workers.epochs(servers.keys()) if epochs is not None else {}
             kept: list[ProbeResult] = []
             events: list[HealthChanged] = []
             warnings: list[CertificateExpiring] = []
-            for result in ordered:
+            for result, epoch in ordered:
                 before = servers.get(result.webserver_id)
+                if before is not None and epoch is not None and current.get(result.webserver_id) != epoch:
+                    fenced += 1
+                    continue
                 if before is None or (
                     before.last_checked_at is not None and result.started_at <= before.last_checked_at
                 ):
@@ -146,4 +162,16 @@ class RecordProbeResults:
                 warning.expires_at.isoformat(),
                 warning.threshold_days,
             )
-        return RecordOutcome(stored=len(kept), dropped=len(results) - len(kept), changes=changes)
+        return RecordOutcome(
+            stored=len(kept), dropped=len(results) - len(kept), changes=changes, fenced=fenced
+        )
+
+
+def _in_start_order(
+    results: Sequence[ProbeResult], epochs: Sequence[int] | None
+) -> list[tuple[ProbeResult, int | None]]:
+    """Each result with its epoch (None: not fenced), in probe start order."""
+    if epochs is not None and len(epochs) != len(results):
+        raise ValueError("give one epoch per result")
+    stamped = zip(results, epochs if epochs is not None else [None] * len(results), strict=True)
+    return sorted(stamped, key=lambda pair: pair[0].started_at)

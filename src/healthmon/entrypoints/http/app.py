@@ -40,7 +40,7 @@ from healthmon.entrypoints.http.events import list_events
 from healthmon.entrypoints.http.head import HeadAnsweringLitestar, allow_header
 from healthmon.entrypoints.http.health_checks import WorkerStatus, healthz, readyz
 from healthmon.entrypoints.http.metrics import metrics
-from healthmon.entrypoints.http.problems import PROBLEM_DETAILS, http_exception_to_problem
+from healthmon.entrypoints.http.problems import http_exception_to_problem, problem_details
 from healthmon.entrypoints.http.schemas import MAX_BODY_BYTES
 from healthmon.entrypoints.http.sign_in import sign_in, sign_in_form, sign_out
 from healthmon.entrypoints.http.statistics import all_stats, webserver_stats
@@ -250,7 +250,7 @@ def create_app(
         lifespan=[Lifespan(container)] if manage_resources else None,
         on_startup=[partial(_use_http_threads, settings.http_threads)],
         before_send=[_complete_allow_header],
-        plugins=[ProblemDetailsPlugin(PROBLEM_DETAILS)],
+        plugins=[ProblemDetailsPlugin(problem_details(container.storage_outages()))],
         openapi_config=_openapi_config(keys_required=keys.enabled),
         request_max_body_size=MAX_BODY_BYTES,
         # Logging belongs to the process (the CLI configures it); the app must not reconfigure it.

@@ -17,6 +17,7 @@ equivalent); 422 `invalid-cursor` for a cursor not of the cursor pattern. Both 4
 from __future__ import annotations
 
 import logging
+from functools import partial
 from http import HTTPStatus
 from typing import Any, Final, NamedTuple
 
@@ -24,6 +25,7 @@ from litestar.exceptions import HTTPException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException
 
 from healthmon.application.errors import DatabaseConfigurationError, StorageRejected, StorageUnavailable
+from healthmon.application.storage_outages import OutageLog
 from healthmon.domain.errors import (
     ChannelDisabled,
     ChannelNotFound,
@@ -118,15 +120,21 @@ def _field_errors(problems: list[tuple[str, str]]) -> dict[str, Any]:
     return {"errors": [{"field": field, "message": message} for field, message in problems]}
 
 
-def to_problem(exc: HealthmonError) -> ProblemDetailsException:
-    """The problem for a healthmon error: its table row, its message when safe, its field list."""
+def to_problem(exc: HealthmonError, outages: OutageLog | None = None) -> ProblemDetailsException:
+    """The problem for a healthmon error: its table row, its message when safe, its field list.
+
+    A store outage is logged by `outages` (once per outage), not once per request.
+    """
     cls, problem = _lookup(exc)
     headers: dict[str, str] | None = None
     extra: dict[str, Any] | None = None
     if cls in _SHOWN_MESSAGE:
         detail = str(exc)
     elif problem.status == HTTPStatus.SERVICE_UNAVAILABLE:
-        logger.warning("answering 503: %s", exc)
+        if isinstance(exc, StorageUnavailable) and outages is not None:
+            outages.refuse(exc)
+        else:
+            logger.warning("answering 503: %s", exc)
         detail = str(exc) if isinstance(exc, NotReady) else _UNAVAILABLE_DETAIL
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     else:
@@ -209,14 +217,16 @@ def _problem(
     )
 
 
-PROBLEM_DETAILS: Final = ProblemDetailsConfig(
-    enable_for_all_http_exceptions=True,
-    exception_to_problem_detail_map={
-        HealthmonError: to_problem,
-        # Replaces the plugin's own HTTPException conversion, which leaves out `type` and `detail`.
-        HTTPException: http_exception_to_problem,
-        # The most general entry: handlers are picked by the exception's MRO, so this one only
-        # catches what no entry above names.
-        Exception: unexpected_to_problem,
-    },
-)
+def problem_details(outages: OutageLog) -> ProblemDetailsConfig:
+    """How every error becomes a problem; store outages are logged by `outages`."""
+    return ProblemDetailsConfig(
+        enable_for_all_http_exceptions=True,
+        exception_to_problem_detail_map={
+            HealthmonError: partial(to_problem, outages=outages),
+            # Replaces the plugin's own HTTPException conversion, which leaves out `type` and `detail`.
+            HTTPException: http_exception_to_problem,
+            # The most general entry: handlers are picked by the exception's MRO, so this one only
+            # catches what no entry above names.
+            Exception: unexpected_to_problem,
+        },
+    )

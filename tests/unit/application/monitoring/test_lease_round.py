@@ -6,6 +6,7 @@ from healthmon.adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from healthmon.application.monitoring.lease_round import LeaseRound, LeaveLeases, RunLeaseRound
 from healthmon.application.ports import WorkerInfo
 from healthmon.application.use_cases.webservers import RegisterWebserver
+from healthmon.domain.webserver import WebserverId
 from tests.factories import settings
 from tests.fakes import EPOCH, FakeClock
 
@@ -58,3 +59,27 @@ def test_handing_back_and_leaving_free_the_leases() -> None:
     LeaveLeases(InMemoryUnitOfWork(store), ME.id).execute()
     assert store.owners == {}
     assert store.workers == {}
+
+
+def test_the_held_servers_come_with_their_lease_epochs_and_a_new_epoch_reloads_them() -> None:
+    store = InMemoryStore()
+    registered(store, 2)
+    round_ = RunLeaseRound(InMemoryUnitOfWork(store), ME.id, lease_seconds=6)
+    first = round_.execute(LeaseRound(revision=None, report=ME))
+    assert first.epochs == {1: 1, 2: 1}
+    # Lost and claimed back while this worker was cut off: same servers, a new epoch for one.
+    store.epochs[WebserverId(2)] += 2
+    again = round_.execute(LeaseRound(revision=first.revision))
+    assert again.held is not None
+    assert again.epochs == {1: 1, 2: 3}
+
+
+def test_a_heartbeat_told_not_to_claim_takes_nothing() -> None:
+    store = InMemoryStore()
+    registered(store, 2)
+    outcome = RunLeaseRound(InMemoryUnitOfWork(store), ME.id, lease_seconds=6).execute(
+        LeaseRound(revision=None, report=ME, claiming=False)
+    )
+    assert (outcome.claimed, outcome.held, outcome.epochs) == (0, [], {})
+    assert store.owners == {}
+    assert ME.id in store.workers

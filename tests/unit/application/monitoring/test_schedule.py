@@ -151,6 +151,28 @@ def test_an_overdue_server_is_due_at_once_and_goes_on_from_then() -> None:
     assert schedule.next_due() == 110.0
 
 
+def test_servers_overdue_together_go_on_from_when_each_actually_started() -> None:
+    schedule = Schedule()
+    overdue = [dataclasses.replace(server(n), last_checked_at=EPOCH) for n in (1, 2)]
+    schedule.sync(overdue, now=100.0, wall=EPOCH + timedelta(seconds=25))
+    first, second = schedule.take_due(100.0)
+    # Their turns came one after the other (a restart's backlog): they must not stay in lockstep.
+    schedule.finish(first, 100.5, started=100.0)
+    schedule.finish(second, 103.5, started=103.0)
+    assert [ticket.webserver.id for ticket in schedule.take_due(110.0)] == [first.webserver.id]
+    assert schedule.next_due() == 113.0
+
+
+def test_a_server_late_on_its_own_grid_keeps_that_grid() -> None:
+    schedule = Schedule()
+    schedule.sync([server(1)], now=0.0)
+    due = schedule.next_due()
+    assert due is not None
+    (ticket,) = schedule.take_due(due)
+    schedule.finish(ticket, due + 3.5, started=due + 3.0)
+    assert schedule.next_due() == due + 10
+
+
 def test_a_server_dropped_and_seen_again_is_handed_out_once() -> None:
     schedule = Schedule()
     schedule.sync([server(1)], now=0.0)
