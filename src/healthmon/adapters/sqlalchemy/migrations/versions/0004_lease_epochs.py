@@ -17,9 +17,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # Batch mode: SQLite rebuilds the table; PostgreSQL alters it in place. Existing leases start at
-    # epoch 0; the next claim of each server moves it on.
-    with op.batch_alter_table("webservers") as batch:
+    # Existing leases start at epoch 0; the next claim of each server moves it on. Should batch mode
+    # rebuild the table on SQLite, the rebuilt one must keep AUTOINCREMENT (ids are never reused).
+    with op.batch_alter_table("webservers", table_kwargs={"sqlite_autoincrement": True}) as batch:
         batch.add_column(sa.Column("lease_epoch", sa.Integer(), server_default="0", nullable=False))
 
 
