@@ -114,9 +114,9 @@ def _webserver_options(connection: Connection) -> list[str] | None:
     return found
 
 
+# fillfactor is a PostgreSQL storage parameter: the test runs there only (SQLite has none).
+@pytest.mark.parametrize("connection", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_webservers_pages_keep_room_for_health_saves_on_postgresql(connection: Connection) -> None:
-    if connection.dialect.name != "postgresql":
-        pytest.skip("fillfactor is a PostgreSQL storage parameter")
     config = alembic_config(connection)
     command.upgrade(config, "head")
     # The comparison above does not look at storage parameters: the migration and tables.py
