@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import socket
 import subprocess
@@ -32,11 +31,12 @@ from healthmon.adapters.sqlalchemy.engine import create_database_engine, databas
 from healthmon.adapters.sqlalchemy.migrations import upgrade_database
 
 try:  # python -m benchmarks.api_benchmark, and mypy
-    from benchmarks.storage_benchmark import DEFAULT_ADMIN_URL, fill, report, scratch_database
+    from benchmarks.storage_benchmark import DEFAULT_ADMIN_URL, fill, machine, report, scratch_database
 except ModuleNotFoundError:  # python benchmarks/api_benchmark.py: this directory is on sys.path
     from storage_benchmark import (  # type: ignore[import-not-found, no-redef]
         DEFAULT_ADMIN_URL,
         fill,
+        machine,
         report,
         scratch_database,
     )
@@ -138,20 +138,6 @@ def walk(client: httpx.Client) -> tuple[list[float], int]:
         if page["next_cursor"] is None:
             return timings, seen
         params["cursor"] = page["next_cursor"]
-
-
-def machine(url: str) -> str:
-    """The platform, CPUs, Python and PostgreSQL versions."""
-    engine = create_database_engine(url, pool_size=1)
-    try:
-        with engine.connect() as connection:
-            server_version = connection.exec_driver_sql("SHOW server_version").scalar_one()
-    finally:
-        engine.dispose()
-    return (
-        f"{platform.platform()}, {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}, PostgreSQL {server_version}"
-    )
 
 
 def main(argv: list[str] | None = None) -> int:

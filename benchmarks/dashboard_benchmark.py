@@ -30,22 +30,24 @@ from healthmon.adapters.sqlalchemy.migrations import upgrade_database
 from healthmon.adapters.sqlalchemy.tables import requests_table, webservers_table
 
 try:  # python -m benchmarks.dashboard_benchmark, and mypy
-    from benchmarks.api_benchmark import machine, running_service
+    from benchmarks.api_benchmark import running_service
     from benchmarks.storage_benchmark import (
         DEFAULT_ADMIN_URL,
         HISTORY_START,
         PROBE_INTERVAL,
         fill,
+        machine,
         report,
         scratch_database,
     )
 except ModuleNotFoundError:  # python benchmarks/dashboard_benchmark.py: this directory is on sys.path
-    from api_benchmark import machine, running_service  # type: ignore[import-not-found, no-redef]
+    from api_benchmark import running_service  # type: ignore[import-not-found, no-redef]
     from storage_benchmark import (  # type: ignore[import-not-found, no-redef]
         DEFAULT_ADMIN_URL,
         HISTORY_START,
         PROBE_INTERVAL,
         fill,
+        machine,
         report,
         scratch_database,
     )

@@ -43,13 +43,12 @@ from healthmon.entrypoints.http import create_app
 from healthmon.settings import Settings
 
 try:  # python -m benchmarks.metrics_benchmark, and mypy
-    from benchmarks.api_benchmark import machine
-    from benchmarks.storage_benchmark import DEFAULT_ADMIN_URL, fill, report, scratch_database, timed
+    from benchmarks.storage_benchmark import DEFAULT_ADMIN_URL, fill, machine, report, scratch_database, timed
 except ModuleNotFoundError:  # python benchmarks/metrics_benchmark.py: this directory is on sys.path
-    from api_benchmark import machine  # type: ignore[import-not-found, no-redef]
     from storage_benchmark import (  # type: ignore[import-not-found, no-redef]
         DEFAULT_ADMIN_URL,
         fill,
+        machine,
         report,
         scratch_database,
         timed,

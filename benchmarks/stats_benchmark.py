@@ -26,7 +26,6 @@ import gc
 import io
 import itertools
 import os
-import platform
 import random
 import sys
 import time
@@ -40,6 +39,7 @@ from sqlalchemy import Engine
 from storage_benchmark import (  # type: ignore[import-not-found]
     DEFAULT_ADMIN_URL,
     fill,
+    machine,
     report,
     scratch_database,
     timed,
@@ -282,11 +282,8 @@ def main(argv: list[str] | None = None) -> int:
         upgrade_database(url)
         engine = create_database_engine(url)
         try:
-            with engine.connect() as connection:
-                server_version = connection.exec_driver_sql("SHOW server_version").scalar_one()
             print(
-                f"healthmon stats benchmark: PostgreSQL {server_version}, "
-                f"Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+                f"healthmon stats benchmark: {machine(url)}, "
                 f"load average {os.getloadavg()[0]:.1f}, {arguments.servers:,} webservers, "
                 f"{arguments.days} days of rollups"
             )

@@ -301,6 +301,20 @@ def report(label: str, samples_ms: list[float], goal_ms: float | None = None) ->
     print(line)
 
 
+def machine(url: str | URL) -> str:
+    """The platform, CPUs, Python and PostgreSQL versions."""
+    engine = create_database_engine(url, pool_size=1)
+    try:
+        with engine.connect() as connection:
+            server_version = connection.exec_driver_sql("SHOW server_version").scalar_one()
+    finally:
+        engine.dispose()
+    return (
+        f"{platform.platform()}, {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, PostgreSQL {server_version}"
+    )
+
+
 def timed(action: Callable[[], object], samples: int, warmup: int) -> list[float]:
     """Milliseconds per call, after some untimed warm-up calls."""
     for _ in range(warmup):
@@ -485,11 +499,8 @@ def main(argv: list[str] | None = None) -> int:
         upgrade_database(url)
         engine = create_database_engine(url)
         try:
-            with engine.connect() as connection:
-                server_version = connection.exec_driver_sql("SHOW server_version").scalar_one()
             print(
-                f"healthmon storage benchmark: PostgreSQL {server_version}, "
-                f"Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+                f"healthmon storage benchmark: {machine(url)}, "
                 f"{arguments.servers:,} webservers, {arguments.requests:,} requests, "
                 f"gc.freeze() after setup: {'yes' if arguments.gc_freeze else 'no'}"
             )

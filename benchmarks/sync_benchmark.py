@@ -36,12 +36,13 @@ from healthmon.adapters.sqlalchemy.engine import database_url
 from healthmon.adapters.sqlalchemy.migrations import upgrade_database
 
 try:  # python -m benchmarks.sync_benchmark, and mypy
-    from benchmarks.api_benchmark import machine, running_service
-    from benchmarks.storage_benchmark import DEFAULT_ADMIN_URL, scratch_database
+    from benchmarks.api_benchmark import running_service
+    from benchmarks.storage_benchmark import DEFAULT_ADMIN_URL, machine, scratch_database
 except ModuleNotFoundError:  # python benchmarks/sync_benchmark.py: this directory is on sys.path
-    from api_benchmark import machine, running_service  # type: ignore[import-not-found, no-redef]
+    from api_benchmark import running_service  # type: ignore[import-not-found, no-redef]
     from storage_benchmark import (  # type: ignore[import-not-found, no-redef]
         DEFAULT_ADMIN_URL,
+        machine,
         scratch_database,
     )
 
