@@ -60,7 +60,6 @@ from dependency_injector import providers
 from sqlalchemy import func, select
 
 from healthmon.adapters.aiohttp_prober import open_client_session
-from healthmon.adapters.memory_metrics import InMemoryMetrics
 from healthmon.adapters.sqlalchemy.engine import create_database_engine, create_session_factory, database_url
 from healthmon.adapters.sqlalchemy.migrations import upgrade_database
 from healthmon.adapters.sqlalchemy.tables import requests_table
@@ -71,6 +70,7 @@ from healthmon.application.monitoring.schedule import first_offset
 from healthmon.application.ports import Metric, Metrics
 from healthmon.container import build_container
 from healthmon.domain.webserver import WebserverId, WebserverSettings
+from healthmon.entrypoints.event_loop import run
 from healthmon.settings import Settings
 
 try:
@@ -177,10 +177,10 @@ def migrated_database(kind: str) -> Iterator[str]:
         yield url
 
 
-def cpu_seconds() -> float:
-    """CPU seconds (user + system, every thread) used so far by this process."""
+def cpu_seconds() -> tuple[float, float]:
+    """CPU seconds (user, system; every thread) used so far by this process."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    return usage.ru_utime, usage.ru_stime
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -226,15 +226,25 @@ class LagHistogram:
 
 
 class LagRecordingMetrics(Metrics):
-    """The worker's own metrics, with every schedule lag also counted (in the window) for percentiles."""
+    """The worker's own metrics (Prometheus, as it runs), also counting what the benchmark reads back.
+
+    Every schedule lag is counted in the window for percentiles; probes finished and results stored
+    are counted for the whole run.
+    """
 
     def __init__(self, inner: Metrics) -> None:
         self._inner = inner
         self.lags = LagHistogram()
         self.recording = False
+        self.finished = 0
+        self.stored = 0
 
     def add(self, metric: Metric, amount: float = 1, label: str | None = None) -> None:
         self._inner.add(metric, amount, label)
+        if metric is PROBES_FINISHED:
+            self.finished += int(amount)
+        elif metric is RESULTS_STORED:
+            self.stored += int(amount)
 
     def set(self, metric: Metric, value: float) -> None:
         self._inner.set(metric, value)
@@ -252,6 +262,8 @@ class Window:
     probes: int = 0
     seconds: float = 0.0
     cpu: float = 0.0
+    # Of which in the kernel (sockets, epoll; on loopback also the target's side of each packet).
+    system: float = 0.0
     lags: LagHistogram = field(default_factory=LagHistogram)
     # Request to response headers, of the bare loop's probes (the worker's are in its history).
     latencies: LagHistogram = field(default_factory=LagHistogram)
@@ -291,16 +303,19 @@ async def _measure(
     on_start()
     collecting = [0.0]
 
+    # The CPU time of the collecting thread: wall time would count the core being taken away too.
     def time_collections(phase: str, info: dict[str, int]) -> None:
-        collecting[0] = time.perf_counter() - collecting[0] if phase == "stop" else time.perf_counter()
+        collecting[0] = time.thread_time() - collecting[0] if phase == "stop" else time.thread_time()
         if phase == "stop":
             window.gc_seconds += collecting[0]
             window.gc_by_generation[info["generation"]] += collecting[0]
 
     gc.callbacks.append(time_collections)
-    cpu, count, began = cpu_seconds(), probes(), time.monotonic()
+    (user, system), count, began = cpu_seconds(), probes(), time.monotonic()
     await asyncio.sleep(duration)
-    window.cpu = cpu_seconds() - cpu
+    user_after, system_after = cpu_seconds()
+    window.cpu = user_after - user + system_after - system
+    window.system = system_after - system
     gc.callbacks.remove(time_collections)
     window.probes = int(probes() - count)
     window.seconds = time.monotonic() - began
@@ -314,8 +329,8 @@ async def run_worker(url: str, warmup: float, duration: float, tls: ssl.SSLConte
     # one would show in RSS as a growth the worker never has.
     settings = Settings(database_url=url, max_concurrent_probes=CONCURRENCY, max_probes_per_host=CONCURRENCY)
     container = build_container(settings)
-    counted = InMemoryMetrics()
-    metrics = LagRecordingMetrics(counted)
+    # The container's own metrics (as `healthmon worker` has them), wrapped to read figures back.
+    metrics = LagRecordingMetrics(container.metrics())
     container.metrics.override(providers.Object(metrics))
     if tls is not None:
         # The container's session, but trusting the benchmark's CA (and still under the outbound policy).
@@ -340,14 +355,14 @@ async def run_worker(url: str, warmup: float, duration: float, tls: ssl.SSLConte
         def start_recording() -> None:
             metrics.recording = True
 
-        await _measure(window, warmup, duration, lambda: counted.value(PROBES_FINISHED), start_recording)
+        await _measure(window, warmup, duration, lambda: metrics.finished, start_recording)
         metrics.recording = False
         stop.set()
         await task
     finally:
         await container.shutdown_resources()  # type: ignore[misc]
-    window.taken = int(counted.value(PROBES_FINISHED))
-    window.stored = int(counted.value(RESULTS_STORED))
+    window.taken = metrics.finished
+    window.stored = metrics.stored
     return window
 
 
@@ -437,19 +452,25 @@ async def run_bare_loop(
 Job = Callable[..., Coroutine[Any, Any, Window]]
 
 
-def _child(core: int | None, results: Queue[Window], job: Job, arguments: tuple[Any, ...]) -> None:
+def _child(core: int | None, results: Queue[Window], job: Job, arguments: tuple[Any, ...], loop: str) -> None:
     if core is not None:
         os.sched_setaffinity(0, {core})
-    results.put(asyncio.run(job(*arguments)))
+    results.put(run(job(*arguments), loop))
 
 
 def in_pinned_process(
-    core: int | None, target_pids: list[int], job: Job, arguments: tuple[Any, ...], profile: str | None = None
+    core: int | None,
+    target_pids: list[int],
+    job: Job,
+    arguments: tuple[Any, ...],
+    *,
+    profile: str | None = None,
+    loop: str = "asyncio",
 ) -> Window:
-    """Run the job in a fresh process pinned to `core`; its window, with the targets' CPU over the run."""
+    """Run the job on `loop` in a fresh process pinned to `core`; its window, with the targets' CPU."""
     context = multiprocessing.get_context("fork")
     results: Queue[Window] = context.Queue()
-    process = context.Process(target=_child, args=(core, results, job, arguments))
+    process = context.Process(target=_child, args=(core, results, job, arguments, loop))
     targets_before = [process_cpu_seconds(pid) for pid in target_pids]
     began = time.monotonic()
     process.start()
@@ -542,7 +563,8 @@ def _print_window(label: str, window: Window, interval: int) -> None:
     print(f"  {label}")
     print(
         f"    {window.probes / window.seconds:8.1f} probes/s   "
-        f"CPU {100 * window.cpu / window.seconds:5.1f} % of a core   {per_probe:.3f} ms CPU per probe"
+        f"CPU {100 * window.cpu / window.seconds:5.1f} % of a core   {per_probe:.3f} ms CPU per probe "
+        f"({1000 * window.system / max(window.probes, 1):.3f} ms of it in the kernel)"
     )
     print(
         f"    lag p50/p99/max {1000 * lags.percentile(0.5):.1f} / {1000 * lags.percentile(0.99):.1f} / "
@@ -559,7 +581,7 @@ def _print_window(label: str, window: Window, interval: int) -> None:
         )
     by_generation = " / ".join(f"{1000 * spent / window.seconds:.0f}" for spent in window.gc_by_generation)
     print(
-        f"    garbage collector {1000 * window.gc_seconds / window.seconds:.0f} ms/s "
+        f"    garbage collector {1000 * window.gc_seconds / window.seconds:.0f} ms of CPU a second "
         f"(generations 0 / 1 / 2: {by_generation})"
     )
     print(f"    targets' CPU (% of a core each): {', '.join(f'{cpu:.0f}' for cpu in window.target_cpu)}")
@@ -595,7 +617,7 @@ def rss_growth(window: Window, warmup: float) -> float:
     return 100 * (after[-1] / after[0] - 1) if len(after) > 1 else 0.0
 
 
-def main() -> None:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -613,7 +635,17 @@ def main() -> None:
     parser.add_argument("--https", action="store_true", help="TLS targets, a full handshake per probe")
     parser.add_argument("--skip-bare", action="store_true")
     parser.add_argument("--skip-worker", action="store_true")
-    arguments = parser.parse_args()
+    parser.add_argument(
+        "--event-loop",
+        choices=("uvloop", "asyncio"),
+        default=Settings().event_loop,
+        help="the worker's event loop (default: the worker's default); the bare loop's is always asyncio",
+    )
+    return parser.parse_args()
+
+
+def main() -> None:
+    arguments = _arguments()
     cores = os.sched_getaffinity(0)
     core: int | None = arguments.core if len(cores) > 1 else None
     # Left to float by default: pinned to the other core, a loaded machine starves them (and with them
@@ -623,7 +655,8 @@ def main() -> None:
     print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     print(
         f"load average {' / '.join(f'{load:.2f}' for load in os.getloadavg())}; prober on core {core}, "
-        f"{arguments.targets} target processes on cores {sorted(target_cores or cores)}; {arguments.database}"
+        f"{arguments.targets} target processes on cores {sorted(target_cores or cores)}; "
+        f"{arguments.database}; the worker on {arguments.event_loop}, the bare loop on asyncio"
         f"{' over HTTPS' if arguments.https else ''}"
     )
     ratios: list[str] = []
@@ -643,7 +676,7 @@ def main() -> None:
                     target_pids,
                     run_bare_loop,
                     (target, servers, interval, arguments.warmup, arguments.duration),
-                    f"{arguments.profile}-bare-{rate}.txt" if arguments.profile else None,
+                    profile=f"{arguments.profile}-bare-{rate}.txt" if arguments.profile else None,
                 )
                 _print_window("bare aiohttp loop (no database)", bare, interval)
                 if arguments.profile:
@@ -656,7 +689,8 @@ def main() -> None:
                         target_pids,
                         run_worker,
                         (url, arguments.warmup, duration, client_tls),
-                        f"{arguments.profile}-{rate}.txt" if arguments.profile else None,
+                        profile=f"{arguments.profile}-{rate}.txt" if arguments.profile else None,
+                        loop=arguments.event_loop,
                     )
                     stored_history(url, interval, worker)
                 _print_window(f"healthmon worker ({duration:g} s window)", worker, interval)

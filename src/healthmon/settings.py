@@ -51,6 +51,9 @@ class Settings:
     lease_seconds: float = _MONITOR.lease_seconds
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
+    # The event loop `serve` and `worker` run on: uvloop (installed beside healthmon, except on
+    # Windows) or the standard library's.
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     # Alert deliveries: the time one attempt may take, the waits between attempts, how many are sent
     # at once, and how long a worker's claim on one lasts (longer than an attempt may take).
     delivery_timeout_seconds: float = 15.0
@@ -117,6 +120,8 @@ class Settings:
             problems.append(FieldProblem("HEALTHMON_METRICS_PORT", "must be between 1 and 65535"))
         if self.log_format not in ("text", "json"):
             problems.append(FieldProblem("HEALTHMON_LOG_FORMAT", "must be text or json"))
+        if self.event_loop not in ("uvloop", "asyncio"):
+            problems.append(FieldProblem("HEALTHMON_EVENT_LOOP", "must be uvloop or asyncio"))
         problems.extend(self._delivery_problems())
         try:
             ExpiryWarnings(self.cert_warn_days)
@@ -276,6 +281,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "lease_seconds": _number,
     "log_format": lambda text: text.lower(),
     "log_level": lambda text: text.upper(),
+    "event_loop": lambda text: text.lower(),
     "delivery_timeout_seconds": _number,
     "delivery_retry_seconds": _seconds_list,
     "delivery_concurrency": _integer,

@@ -48,6 +48,11 @@ def test_the_metrics_port_is_off_unless_set() -> None:
     assert Settings.from_env({"HEALTHMON_METRICS_PORT": "9464"}).metrics_port == 9464
 
 
+def test_the_event_loop_is_uvloop_unless_set() -> None:
+    assert Settings().event_loop == "uvloop"
+    assert Settings.from_env({"HEALTHMON_EVENT_LOOP": "AsyncIO"}).event_loop == "asyncio"
+
+
 def test_overrides_win_over_the_environment() -> None:
     assert Settings.from_env({"HEALTHMON_PORT": "9000"}, port=9100).port == 9100
 
@@ -69,6 +74,7 @@ def test_every_bad_variable_is_named() -> None:
         ("HEALTHMON_METRICS_PORT", "ninety"),
         ("HEALTHMON_MAX_CONCURRENT_PROBES", "0"),
         ("HEALTHMON_LOG_FORMAT", "xml"),
+        ("HEALTHMON_EVENT_LOOP", "trio"),
         ("HEALTHMON_DATABASE_URL", ""),
     ],
 )

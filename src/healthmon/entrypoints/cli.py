@@ -10,7 +10,6 @@ flags override them.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import logging
 import sys
@@ -21,6 +20,7 @@ from healthmon.adapters.sqlalchemy.engine import masked_url
 from healthmon.container import Container, build_container
 from healthmon.domain.errors import HealthmonError
 from healthmon.entrypoints.client.commands import add_client_commands
+from healthmon.entrypoints.event_loop import run
 from healthmon.entrypoints.http.cross_site import is_loopback
 from healthmon.entrypoints.logs import configure_logging
 from healthmon.entrypoints.serve import serve
@@ -73,21 +73,28 @@ def _serve(arguments: argparse.Namespace) -> int:
         )
     base = f"http://{settings.host if ':' not in settings.host else f'[{settings.host}]'}:{settings.port}"
     logger.info(
-        "healthmon %s: API on %s, docs on %s/schema, database %s, worker %s",
+        "healthmon %s: API on %s, docs on %s/schema, database %s, worker %s, event loop %s",
         __version__,
         base,
         base,
         masked_url(settings.database_url),
         "off" if arguments.no_worker else "on",
+        settings.event_loop,
     )
-    asyncio.run(serve(container, host=settings.host, port=settings.port, with_worker=not arguments.no_worker))
+    main = serve(container, host=settings.host, port=settings.port, with_worker=not arguments.no_worker)
+    run(main, settings.event_loop)
     return 0
 
 
 def _worker(arguments: argparse.Namespace) -> int:
     settings, container = _start(arguments)
-    logger.info("healthmon %s: worker on database %s", __version__, masked_url(settings.database_url))
-    asyncio.run(serve_worker(container))
+    logger.info(
+        "healthmon %s: worker on database %s, event loop %s",
+        __version__,
+        masked_url(settings.database_url),
+        settings.event_loop,
+    )
+    run(serve_worker(container), settings.event_loop)
     return 0
 
 
