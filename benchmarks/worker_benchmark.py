@@ -71,6 +71,7 @@ from healthmon.application.ports import Metric, Metrics
 from healthmon.container import build_container
 from healthmon.domain.webserver import WebserverId, WebserverSettings
 from healthmon.entrypoints.event_loop import run
+from healthmon.entrypoints.garbage_collector import settle_collector
 from healthmon.settings import Settings
 
 try:
@@ -345,7 +346,7 @@ async def run_worker(url: str, warmup: float, duration: float, tls: ssl.SSLConte
         )
     window = Window(lags=metrics.lags)
     # As `healthmon worker` does once started (entrypoints/cli.py).
-    gc.freeze()
+    settle_collector()
     await container.init_resources()  # type: ignore[misc]
     try:
         monitor: MonitorWebservers = await container.monitor()  # type: ignore[misc]

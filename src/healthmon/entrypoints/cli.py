@@ -10,7 +10,6 @@ flags override them.
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from healthmon.container import Container, build_container
 from healthmon.domain.errors import HealthmonError
 from healthmon.entrypoints.client.commands import add_client_commands
 from healthmon.entrypoints.event_loop import run
+from healthmon.entrypoints.garbage_collector import settle_collector
 from healthmon.entrypoints.http.cross_site import is_loopback
 from healthmon.entrypoints.logs import configure_logging
 from healthmon.entrypoints.serve import serve
@@ -49,9 +49,7 @@ def _start(arguments: argparse.Namespace) -> tuple[Settings, Container]:
     configure_logging(settings.log_format, settings.log_level)
     container = build_container(settings)
     container.prepare_database()
-    # Everything loaded so far lives as long as the process: keep the collector from scanning it
-    # again and again (full collections otherwise cost tens of ms on large listings).
-    gc.freeze()
+    settle_collector()
     return settings, container
 
 

@@ -29,6 +29,8 @@ class ProbeAdmission:
     - At most `total` probes run at once, and at most `per_host` against one host:port.
     - A host at its limit holds back only its own probes, never another host's.
     - Among the probes that may start, the one that has waited longest goes first.
+    - `room` is how many more due probes could start now: the free global slots less the waiting
+      probes that only wait for one (those held back by their host's limit do not count).
     """
 
     def __init__(self, total: int, per_host: int) -> None:
@@ -43,6 +45,13 @@ class ProbeAdmission:
         self._running: dict[Host, int] = {}
         self.in_flight = 0
         self.waiting = 0
+        # Of the waiting probes, those whose host is at its limit.
+        self._held_back = 0
+
+    @property
+    def room(self) -> int:
+        """How many more probes could start now, beyond those already waiting for a global slot."""
+        return self._total - self.in_flight - (self.waiting - self._held_back)
 
     def wait(self, tickets: Iterable[Ticket]) -> None:
         """Queue these due probes behind those already waiting."""
@@ -51,7 +60,9 @@ class ProbeAdmission:
             queue = self._waiting.setdefault(host, deque())
             queue.append((next(self._order), ticket))
             self.waiting += 1
-            if len(queue) == 1 and self._running.get(host, 0) < self._per_host:
+            if self._running.get(host, 0) >= self._per_host:
+                self._held_back += 1
+            elif len(queue) == 1:
                 heapq.heappush(self._ready, (queue[0][0], host))
 
     def admit(self) -> Ticket | None:
@@ -68,6 +79,8 @@ class ProbeAdmission:
             del self._waiting[host]
         elif running < self._per_host:
             heapq.heappush(self._ready, (queue[0][0], host))
+        else:
+            self._held_back += len(queue)
         return ticket
 
     def release(self, ticket: Ticket) -> None:
@@ -82,4 +95,5 @@ class ProbeAdmission:
         queue = self._waiting.get(host)
         # It was at its limit, so not among the ready hosts: now it is.
         if queue and running == self._per_host - 1:
+            self._held_back -= len(queue)
             heapq.heappush(self._ready, (queue[0][0], host))

@@ -41,8 +41,10 @@ class Dispatcher:
 
     - A due probe waits until fewer than max_concurrent_probes run in all and fewer than
       max_probes_per_host against its host:port; the one that has waited longest goes first.
-    - Due probes start in turns at least MIN_TURN_SECONDS apart (the most lag this adds); an ended
-      probe wakes the loop early only when its server is due before the loop's next turn.
+    - Due servers leave the schedule only while slots are free for them: behind, the backlog stays
+      in the schedule (no ticket per due server piles up), and each ended probe starts the next due.
+    - Otherwise due probes start in turns at least MIN_TURN_SECONDS apart (the most lag this adds);
+      an ended probe wakes the loop early only when its server is due before the loop's next turn.
     - When its turn comes, a probe whose server was removed or reconfigured meanwhile is skipped
       (a reconfigured server is due again at once, with its new settings).
     - Nothing starts once `lease_until()` (loop time) has passed, nor after the dispatcher stopped.
@@ -85,6 +87,8 @@ class Dispatcher:
         self._sleeps_until = math.inf
         # The loop time of the last turn of the dispatching loop: a stall shows as an old value.
         self.turned_at = 0.0
+        # Set while due servers wait in the schedule for free slots: ended probes then start them.
+        self._behind = False
 
     @property
     def in_flight(self) -> int:
@@ -95,7 +99,9 @@ class Dispatcher:
         """Set the gauges of probes in flight, probes waiting and results buffered to their values now."""
         # Sampled (each refresh) rather than set at every probe: a scrape sees the same, for less work.
         self._metrics.set(PROBES_IN_FLIGHT, self._admission.in_flight)
-        self._metrics.set(PROBES_WAITING, self._admission.waiting)
+        # Behind, the due servers beyond the free slots wait in the schedule rather than as tickets.
+        backlog = self._schedule.count_due(asyncio.get_running_loop().time()) if self._behind else 0
+        self._metrics.set(PROBES_WAITING, self._admission.waiting + backlog)
         self._metrics.set(RESULTS_BUFFERED, len(self._buffer))
 
     async def run_until(self, stop: asyncio.Event) -> None:
@@ -110,10 +116,10 @@ class Dispatcher:
                 # a beat succeeds (it sets the wake event).
                 held = now < lease_until
                 if held:
-                    self._admission.wait(self._schedule.take_due(now))
-                    self._start_admitted(now)
+                    self._start_due(now)
                 next_due = self._schedule.next_due()
-                wait = refresh if next_due is None or not held else next_due - now
+                # Behind, ended probes start the backlog: the loop only keeps its turns for the rest.
+                wait = refresh if next_due is None or not held or self._behind else next_due - now
                 if held:
                     wait = min(wait, lease_until - now)
                 self._wake.clear()
@@ -139,6 +145,25 @@ class Dispatcher:
             self._metrics.add(PROBES_ABANDONED, abandoned)
         self.show_gauges()
         return abandoned
+
+    def _start_due(self, now: float) -> None:
+        # Due servers are taken only into free slots, and probes waiting for a slot go first.
+        self._start_admitted(now)
+        was_behind, self._behind = self._behind, False
+        while not self._stopped and now < self._lease_until():
+            room = self._admission.room
+            if room <= 0:
+                next_due = self._schedule.next_due()
+                self._behind = next_due is not None and next_due <= now
+                break
+            tickets = self._schedule.take_due(now, room)
+            self._admission.wait(tickets)
+            self._start_admitted(now)
+            if len(tickets) < room:
+                break
+        if was_behind and not self._behind:
+            # The loop slept as if behind: let it plan its next turn.
+            self._wake.set()
 
     def _start_admitted(self, now: float) -> None:
         if self._stopped or now >= self._lease_until():
@@ -180,7 +205,8 @@ class Dispatcher:
             current = self._schedule.finish(ticket, loop.time(), started)
             self._admission.release(ticket)
             # Never sooner than a whole turn after the last one, even for a server due at once.
-            next_due = self._schedule.next_due()
+            # Behind, this probe's end starts the next due server itself (below).
+            next_due = None if self._behind else self._schedule.next_due()
             if next_due is not None and max(next_due, self.turned_at + MIN_TURN_SECONDS) < self._sleeps_until:
                 self._wake.set()
         count_probe(self._metrics, result)
@@ -190,4 +216,7 @@ class Dispatcher:
                 self._batch_ready()
         else:
             self._metrics.add(RESULTS_DROPPED, 1, "outdated")
-        self._start_admitted(loop.time())
+        if self._behind:
+            self._start_due(loop.time())
+        else:
+            self._start_admitted(loop.time())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -130,10 +131,22 @@ class Schedule:
         self._drop_stale()
         return self._heap[0][0] if self._heap else None
 
-    def take_due(self, now: float) -> list[Ticket]:
-        """Hand out every server whose plan has come, marking it in flight."""
+    def count_due(self, now: float) -> int:
+        """How many servers not in flight are due by `now` (a walk of the heap's due part only)."""
+        heap, count, below = self._heap, 0, [0]
+        while below:
+            at = below.pop()
+            if at < len(heap) and heap[at][0] <= now:
+                _, _, webserver_id, version = heap[at]
+                plan = self._plans.get(webserver_id)
+                count += plan is not None and not plan.in_flight and plan.version == version
+                below += (2 * at + 1, 2 * at + 2)
+        return count
+
+    def take_due(self, now: float, limit: float = math.inf) -> list[Ticket]:
+        """Hand out servers whose plan has come, earliest first, at most `limit`, marking them in flight."""
         tickets: list[Ticket] = []
-        while True:
+        while len(tickets) < limit:
             self._drop_stale()
             if not self._heap or self._heap[0][0] > now:
                 return tickets
@@ -142,6 +155,7 @@ class Schedule:
             plan.in_flight = True
             plan.version = next(self._versions)
             tickets.append(Ticket(plan.webserver, plan.planned, plan.version))
+        return tickets
 
     def is_current(self, ticket: Ticket) -> bool:
         """Whether the ticket still stands: its server neither removed nor changed since it was handed out."""

@@ -66,3 +66,23 @@ def test_a_freed_slot_goes_to_the_probe_that_waited_longest() -> None:
     assert admitted(admission) == [1]
     admission.release(first)
     assert admitted(admission) == [2]
+
+
+def test_room_is_the_free_slots_less_the_probes_waiting_only_for_one() -> None:
+    admission = ProbeAdmission(total=4, per_host=1)
+    assert admission.room == 4
+    same_host = [ticket(n, f"http://one-host.test/{n}") for n in range(1, 4)]
+    admission.wait(same_host)
+    assert admission.room == 1  # three wait for a global slot, none yet for their host
+    assert admitted(admission) == [1]
+    # The host is at its limit: its two waiting probes hold no global slot back.
+    assert (admission.in_flight, admission.waiting, admission.room) == (1, 2, 3)
+    other = ticket(9, "http://other.test/")
+    admission.wait([other])
+    assert admitted(admission) == [9]
+    assert admission.room == 2
+    admission.release(same_host[0])
+    # Free again, the host's oldest waiting probe may start: it counts against the room.
+    assert admission.room == 1
+    assert admitted(admission) == [2]
+    assert (admission.in_flight, admission.waiting, admission.room) == (2, 1, 2)

@@ -243,3 +243,16 @@ def test_a_ticket_given_back_makes_its_server_due_again_with_its_current_setting
     assert again.planned == ticket.planned
     assert again.webserver.settings.timeout_seconds == 20
     assert schedule.is_current(again)
+
+
+def test_due_servers_are_handed_out_earliest_first_up_to_a_limit_and_counted() -> None:
+    schedule = Schedule()
+    schedule.sync([server(n) for n in range(1, 11)], now=0.0)
+    planned = sorted((first_offset(WebserverId(n), 10), n) for n in range(1, 11))
+    assert schedule.count_due(5.0) == sum(offset <= 5.0 for offset, _ in planned)
+    first_three = [ticket.webserver.id for ticket in schedule.take_due(20.0, limit=3)]
+    assert first_three == [n for _, n in planned[:3]]
+    # Those three are in flight now: seven left due, and they are the rest, in order.
+    assert schedule.count_due(20.0) == 7
+    assert ids(schedule, 20.0) == [n for _, n in planned[3:]]
+    assert schedule.count_due(20.0) == 0
