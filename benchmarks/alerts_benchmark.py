@@ -38,16 +38,16 @@ from healthmon.adapters.sqlalchemy.engine import create_database_engine, create_
 from healthmon.adapters.sqlalchemy.migrations import upgrade_database
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from healthmon.application.errors import StorageUnavailable
-from healthmon.application.monitoring.activity import percentile
 from healthmon.domain.channels import SECRET_PREFIX, ChannelKind, ChannelSettings
 from healthmon.domain.events import EventType
 from healthmon.domain.webserver import WebserverSettings
 
 try:
-    from benchmarks.storage_benchmark import DEFAULT_ADMIN_URL, scratch_database
+    from benchmarks.storage_benchmark import DEFAULT_ADMIN_URL, percentile, scratch_database
 except ModuleNotFoundError:  # python benchmarks/alerts_benchmark.py: this directory is on sys.path
     from storage_benchmark import (  # type: ignore[import-not-found, no-redef]
         DEFAULT_ADMIN_URL,
+        percentile,
         scratch_database,
     )
 

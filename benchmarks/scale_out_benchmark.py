@@ -35,7 +35,6 @@ from healthmon.adapters.memory_metrics import InMemoryMetrics
 from healthmon.adapters.sqlalchemy.engine import create_database_engine, create_session_factory
 from healthmon.adapters.sqlalchemy.tables import requests_table
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
-from healthmon.application.monitoring.activity import percentile
 from healthmon.application.monitoring.membership import this_worker
 from healthmon.application.monitoring.metrics import (
     LEASE_ROUND_SECONDS,
@@ -49,8 +48,10 @@ from healthmon.domain.webserver import WebserverSettings
 from healthmon.settings import Settings
 
 try:
+    from benchmarks.storage_benchmark import percentile
     from benchmarks.worker_benchmark import migrated_database, target_process
 except ModuleNotFoundError:  # python benchmarks/scale_out_benchmark.py: this directory is on sys.path
+    from storage_benchmark import percentile  # type: ignore[import-not-found, no-redef]
     from worker_benchmark import migrated_database, target_process  # type: ignore[import-not-found, no-redef]
 
 

@@ -286,10 +286,17 @@ def drop_one_day(engine: Engine) -> None:
     )
 
 
+def percentile(samples: list[float], fraction: float) -> float:
+    """The nearest-rank percentile of the samples (0.0 when there are none)."""
+    if not samples:
+        return 0.0
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))]
+
+
 def p99(samples_ms: list[float]) -> float:
     """The 99th percentile (nearest rank)."""
-    ordered = sorted(samples_ms)
-    return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
+    return percentile(samples_ms, 0.99)
 
 
 def report(label: str, samples_ms: list[float], goal_ms: float | None = None) -> None:

@@ -10,7 +10,8 @@ or a temporary SQLite file, then runs, each in a process of its own pinned to on
 
 - the bare loop: plain aiohttp on the default event loop, the same servers on the same grid, a new
   connection per probe, no database, no health;
-- the real worker, as the container builds it, storing every result.
+- the real worker, as the container builds it and `healthmon worker` runs it (with its alert
+  deliveries and periodic jobs), storing every result.
 
 Each runs --warmup seconds (the first interval, while first probes spread out) and is then measured
 for --duration seconds (the worker at --soak-rate for --soak seconds instead: the RSS run). It prints,
@@ -65,13 +66,14 @@ from healthmon.adapters.sqlalchemy.migrations import upgrade_database
 from healthmon.adapters.sqlalchemy.tables import requests_table
 from healthmon.adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from healthmon.application.monitoring.metrics import PROBE_LAG, PROBES_FINISHED, RESULTS_STORED
-from healthmon.application.monitoring.monitor import MonitorWebservers
 from healthmon.application.monitoring.schedule import first_offset
 from healthmon.application.ports import Metric, Metrics
 from healthmon.container import build_container
+from healthmon.domain.health import HEALTHY_AFTER
 from healthmon.domain.webserver import WebserverId, WebserverSettings
 from healthmon.entrypoints.event_loop import run
 from healthmon.entrypoints.garbage_collector import settle_collector
+from healthmon.entrypoints.worker import run_monitor, start_deliveries, start_jobs
 from healthmon.settings import Settings
 
 try:
@@ -349,9 +351,12 @@ async def run_worker(url: str, warmup: float, duration: float, tls: ssl.SSLConte
     settle_collector()
     await container.init_resources()  # type: ignore[misc]
     try:
-        monitor: MonitorWebservers = await container.monitor()  # type: ignore[misc]
+        # What `healthmon worker` runs (entrypoints/worker.py): the monitor, the alert deliveries
+        # and the periodic jobs, all in this process and counted in its CPU.
         stop = asyncio.Event()
-        task = asyncio.create_task(monitor.run(stop))
+        deliveries = await start_deliveries(container, stop)
+        jobs = start_jobs(container, stop)
+        task = asyncio.create_task(run_monitor(container, stop))
 
         def start_recording() -> None:
             metrics.recording = True
@@ -359,7 +364,7 @@ async def run_worker(url: str, warmup: float, duration: float, tls: ssl.SSLConte
         await _measure(window, warmup, duration, lambda: metrics.finished, start_recording)
         metrics.recording = False
         stop.set()
-        await task
+        await asyncio.gather(task, deliveries, jobs)
     finally:
         await container.shutdown_resources()  # type: ignore[misc]
     window.taken = metrics.finished
@@ -697,7 +702,14 @@ def main() -> None:
                 _print_window(f"healthmon worker ({duration:g} s window)", worker, interval)
                 if arguments.profile:
                     print_profile(f"{arguments.profile}-{rate}.txt")
-                print(f"    RSS growth after the warm-up: {rss_growth(worker, arguments.warmup):+.1f} %")
+                # A new fleet turns healthy all at once at its HEALTHY_AFTER-th probes (a health
+                # event per server within one interval): RSS steps up there once, then holds.
+                settled = (HEALTHY_AFTER + 1) * interval
+                print(
+                    f"    RSS growth after the warm-up: {rss_growth(worker, arguments.warmup):+.1f} %; "
+                    f"after every server's first health state (from {settled} s): "
+                    f"{rss_growth(worker, settled):+.1f} %"
+                )
             if bare and worker:
                 ratio = (worker.cpu / max(worker.probes, 1)) / (bare.cpu / max(bare.probes, 1))
                 ratios.append(f"{rate}/s: {ratio:.2f}")

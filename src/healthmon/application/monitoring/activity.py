@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-
-def percentile(samples: list[float], fraction: float) -> float:
-    """The nearest-rank percentile of the samples (0.0 when there are none)."""
-    if not samples:
-        return 0.0
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))]
+from healthmon.domain.latency_sketch import LatencySketch
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,19 +17,27 @@ class Activity:
 
 
 class ProbeActivity:
-    """The probe starts since the window was last taken; taking it starts the next window."""
+    """The probe starts since the window was last taken; taking it starts the next window.
+
+    Lags are counted in a latency sketch (the p99 within 1 %), so a window holds the same few
+    buckets however many probes it saw: a minute's list of lags was 6 MB at 3,000 probes/s.
+    """
 
     def __init__(self, since: float) -> None:
         self._since = since
-        self._lags: list[float] = []
+        self._started = 0
+        self._lags = LatencySketch()
 
     def started(self, lag: float) -> None:
         """Note one probe start, `lag` seconds after its planned time."""
-        self._lags.append(lag)
+        self._started += 1
+        self._lags.add(lag * 1000)
 
     def take(self, now: float) -> Activity:
         """The window up to `now` (loop time), which then begins again empty."""
-        lags, self._lags = self._lags, []
+        started, lags = self._started, self._lags
+        self._started, self._lags = 0, LatencySketch()
         elapsed = max(now - self._since, 1e-9)
         self._since = now
-        return Activity(len(lags), len(lags) / elapsed, percentile(lags, 0.99))
+        p99 = lags.quantiles(0.99)
+        return Activity(started, started / elapsed, 0.0 if p99 is None else p99[0] / 1000)
