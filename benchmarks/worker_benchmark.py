@@ -705,11 +705,13 @@ def main() -> None:
                 # A new fleet turns healthy all at once at its HEALTHY_AFTER-th probes (a health
                 # event per server within one interval): RSS steps up there once, then holds.
                 settled = (HEALTHY_AFTER + 1) * interval
-                print(
-                    f"    RSS growth after the warm-up: {rss_growth(worker, arguments.warmup):+.1f} %; "
-                    f"after every server's first health state (from {settled} s): "
-                    f"{rss_growth(worker, settled):+.1f} %"
-                )
+                growth = f"    RSS growth after the warm-up: {rss_growth(worker, arguments.warmup):+.1f} %"
+                if arguments.warmup + duration >= settled + 60:
+                    growth += (
+                        f"; after every server's first health state (from {settled} s): "
+                        f"{rss_growth(worker, settled):+.1f} %"
+                    )
+                print(growth)
             if bare and worker:
                 ratio = (worker.cpu / max(worker.probes, 1)) / (bare.cpu / max(bare.probes, 1))
                 ratios.append(f"{rate}/s: {ratio:.2f}")
