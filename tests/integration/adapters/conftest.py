@@ -19,8 +19,9 @@ _ON_BOTH_LOOPS = {
 
 def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
-) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]] | None:
-    """asyncio's loop and uvloop (HEALTHMON_EVENT_LOOP's choices) for those modules; the default elsewhere."""
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """asyncio's loop and uvloop (HEALTHMON_EVENT_LOOP's choices) for those modules; asyncio's elsewhere."""
+    # pytest-asyncio wants a mapping for every item here: one factory adds no parameter to the id.
     if item.path.name not in _ON_BOTH_LOOPS:
-        return None
+        return {"asyncio": asyncio.new_event_loop}
     return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
