@@ -134,6 +134,17 @@ def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
+@pytest.fixture(name="database_url", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_database_url(request: pytest.FixtureRequest) -> str:
+    """The URL of an empty, migrated database on each backend (for code that opens its own engine)."""
+    if request.param == "sqlite":
+        url: str = request.getfixturevalue("sqlite_url")
+        return url
+    request.getfixturevalue("postgres_session_factory")  # empties this run's database
+    postgres: URL = request.getfixturevalue("postgres_url")
+    return postgres.render_as_string(hide_password=False)
+
+
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def uow_factory(request: pytest.FixtureRequest) -> UowFactory:
     """A fresh, empty store on every backend; each call gives a new unit of work on it."""

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from sqlalchemy import select
-from sqlalchemy.engine import URL
 
 from healthmon.adapters.sqlalchemy.engine import create_database_engine
 from healthmon.adapters.sqlalchemy.tables import jobs_table
@@ -14,17 +12,6 @@ from healthmon.container import build_container
 from healthmon.entrypoints.worker import start_jobs
 from healthmon.settings import Settings
 from tests.waiting import eventually
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest) -> str:
-    """An empty, migrated database on each backend."""
-    if request.param == "sqlite":
-        url: str = request.getfixturevalue("sqlite_url")
-        return url
-    request.getfixturevalue("postgres_session_factory")  # empties this run's database
-    postgres: URL = request.getfixturevalue("postgres_url")
-    return postgres.render_as_string(hide_password=False)
 
 
 def finished_jobs(database_url: str) -> set[str]:

@@ -41,17 +41,6 @@ def quick_settings(database_url: str) -> Settings:
     )
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest) -> str:
-    """An empty, migrated database on each backend."""
-    if request.param == "sqlite":
-        url: str = request.getfixturevalue("sqlite_url")
-        return url
-    request.getfixturevalue("postgres_session_factory")  # empties this run's database
-    postgres: URL = request.getfixturevalue("postgres_url")
-    return postgres.render_as_string(hide_password=False)
-
-
 @pytest.fixture
 async def site(aiohttp_server: ServerFactory) -> tuple[TargetSite, TestServer]:
     target = TargetSite()
